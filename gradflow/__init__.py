@@ -9,13 +9,17 @@ Public API (θ is a length-19 array in ``NAMES`` order)::
     weights(θ, task) -> (W1, W2, W3) dense weights of the full transformer
     project(W, task) -> (θ, off)     back to θ, with the relative off-subspace norm
     gram_matrix(task)                G = Bᵀ B, the metric of the weight flow
+    solve(N=64, ...) -> Result       integrate a gradient flow, detect emergence (SPEC §5, §6)
+    Result                           trajectory, emergence times, order, stats; save/load/plot
     reference                        the full-weight NumPy transformer (ground truth)
 """
 
 from . import reference
+from .result import Result
 from .reduced import grad, hessian, loss, loss_and_grad
 from .subspace import NAMES, gram_matrix, project, weights
+from .solver import solve
 from .task import Task
 
 __all__ = ["Task", "NAMES", "loss", "grad", "hessian", "loss_and_grad", "weights", "project",
-           "gram_matrix", "reference"]
+           "gram_matrix", "reference", "solve", "Result"]

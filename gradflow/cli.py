@@ -35,9 +35,66 @@ def _cmd_train(args):
     return 0
 
 
+def _params(text):
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated pseudo-parameter names")
+    return names
+
+
+def _cmd_solve(args):
+    from .solver import solve
+    result = solve(args.N, K=args.K, L=args.L, flow=args.flow, params=args.params, t_max=args.t_max,
+                   method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet)
+    print(result.summary())
+    if args.out:
+        print(f"saved {result.save(args.out)}")
+    if args.plot:
+        result.plot(args.plot)
+        print(f"plotted {args.plot}")
+    return 0 if result.success else 1
+
+
+def _cmd_check(args):
+    from .check import check
+    report = check(args.N, args.K, args.L, eta=args.eta, t_end=args.t_end, n_times=args.n_times,
+                   refinements=args.refinements, progress=not args.quiet)
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def _cmd_derive(args):
+    from .derive import main as derive_main
+    return derive_main(["--check"] if args.check else [])
+
+
 def build_parser():
     p = _Parser(prog="python -m gradflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    s = sub.add_parser("solve", help="solve the gradient flow and report emergence")
+    _add_task_args(s, 64)
+    s.add_argument("--flow", choices=("theta", "weights"), default="theta")
+    s.add_argument("--params", type=_params, default=None,
+                   help="comma-separated free pseudo-parameters, e.g. alpha3,beta2,gamma3 (default all 19)")
+    s.add_argument("--t-max", type=float, default=None, help="end time (default: until emergence)")
+    s.add_argument("--method", choices=("Radau", "BDF", "LSODA"), default="Radau")
+    s.add_argument("--rtol", type=float, default=1e-8)
+    s.add_argument("--atol", type=float, default=1e-10)
+    s.add_argument("--plot", metavar="FILE", help="save the figure (PNG, PDF, SVG)")
+    s.add_argument("--out", metavar="FILE", help="save the result (.npz)")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=_cmd_solve)
+    c = sub.add_parser("check", help="compare the weight flow with GD on the reference transformer")
+    _add_task_args(c, 8)
+    c.add_argument("--eta", type=float, default=1.0, help="largest GD step")
+    c.add_argument("--t-end", type=float, default=None, help="end time (default: emergence time T)")
+    c.add_argument("--n-times", type=int, default=40, help="number of compared times")
+    c.add_argument("--refinements", type=int, default=3, help="steps eta, eta/2, ...")
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    c.set_defaults(func=_cmd_check)
+    d = sub.add_parser("derive", help="regenerate the kernels and closed forms (python -m gradflow.derive)")
+    d.add_argument("--check", action="store_true", help="exit 1 if the committed files are stale")
+    d.set_defaults(func=_cmd_derive)
     t = sub.add_parser("train", help="train the reference transformer with exact GD")
     _add_task_args(t, 4)
     t.add_argument("--eta", type=float, default=1.0, help="step size")

@@ -38,3 +38,27 @@ def test_gradient_at_zero_closed_form_matches_the_kernels():
         g = gf.grad(np.zeros(19), gf.Task(N, L=L))
         for sym, num in ((g1, g[16]), (g2, g[17]), (g3, g[18])):
             assert abs(float(sym.subs(subs).doit()) - num) <= 1e-14 * abs(num)
+
+
+def test_three_parameter_closed_form_equals_the_reduced_loss():
+    """The 3-parameter loss printed in derivations/closed_forms.md, evaluated by SymPy, equals
+    gradflow.loss with only α3, β2, γ3 non-zero (1e-12 relative)."""
+    import sympy as sp
+    import gradflow as gf
+    loss, ay, D = derive.three_parameter_loss()
+    i, m = sp.symbols("i m", positive=True, integer=True)
+    Lsym = sp.Symbol("L", positive=True, integer=True)
+    a3, b2, g3 = derive.alpha[2], derive.beta[1], derive.gamma[2]
+    for N, L, vals in ((3, 4, (0.7, 2.0, 1.5)), (5, 9, (-0.4, 3.0, 4.0))):
+        sig = 1 / (1 + sp.exp(-vals[0]))
+        ay_num = ay.subs(sp.Function("sigma")(a3), sig).subs({a3: vals[0], b2: vals[1], derive.N: N})
+
+        def a(ii, jj):
+            return ay_num.subs({i: ii, derive.j: jj}).doit()
+        # the printed loss: mean over i of log(Σ_j exp(γ3·a^y(i, j)) + L − N) − γ3·a^y(i, i)
+        total = sum(sp.log(sum(sp.exp(vals[2] * a(ii, jj)) for jj in range(1, N + 1)) + L - N)
+                    - vals[2] * a(ii, ii) for ii in range(1, N + 1)) / N
+        theta = np.zeros(19)
+        theta[[2, 5, 18]] = vals
+        value = float(total)
+        assert abs(value - gf.loss(theta, gf.Task(N, L=L))) < 1e-12 * value
