@@ -29,18 +29,23 @@ def coefficients_val(theta, N, val):
     beta10 = theta[13]
     beta11 = theta[14]
     beta12 = theta[15]
-    t0 = math.exp(alpha2)
-    t1 = t0*(N - 1)
-    t2 = math.exp(alpha1 + alpha2)
-    t3 = 2*t2
-    t4 = 1/(N + t1 + t3)
-    t5 = t0*t4
-    t6 = 2*t2*t4 - t5
-    t7 = t1*t4 + t3*t4
-    val[0] = beta1 + beta5*t6
-    val[1] = beta2 + beta6*t6
-    val[2] = beta3 + beta5*t5 + beta7*t7 + t4*(N*beta11 - beta9)
-    val[3] = beta4 + beta6*t5 + beta8*t7 + t4*(N*beta12 - beta10)
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    t0 = -s_I
+    t1 = alpha2 + t0
+    t2 = math.exp(t1)
+    t3 = math.exp(t0)
+    t4 = math.exp(alpha1 + t1)
+    t5 = 2*t4
+    t6 = t2*(N - 1)
+    t7 = 1/(N*t3 + t5 + t6)
+    t8 = t2*t7
+    t9 = 2*t4*t7 - t8
+    t10 = t3*t7
+    t11 = t5*t7 + t6*t7
+    val[0] = beta1 + beta5*t9
+    val[1] = beta2 + beta6*t9
+    val[2] = beta3 + beta5*t8 + beta7*t11 + t10*(N*beta11 - beta9)
+    val[3] = beta4 + beta6*t8 + beta8*t11 + t10*(N*beta12 - beta10)
 
 
 @njit(cache=True)
@@ -60,62 +65,71 @@ def coefficients_jac(theta, N, val, jac):
     beta10 = theta[13]
     beta11 = theta[14]
     beta12 = theta[15]
-    t0 = math.exp(alpha2)
-    t1 = t0*(N - 1)
-    t2 = math.exp(alpha1 + alpha2)
-    t3 = 2*t2
-    t4 = t1 + t3
-    t5 = N + t4
-    t6 = 1/t5
-    t7 = t0*t6
-    t8 = -2*t2*t6
-    t9 = t7 + t8
-    t10 = -t9
-    t11 = beta5*t7
-    t12 = N*beta11 - beta9
-    t13 = t3*t6
-    t14 = t1*t6 + t13
-    t15 = beta6*t7
-    t16 = N*beta12 - beta10
-    t17 = t5**(-2)
-    t18 = t17*t3
-    t19 = t0*t18
-    t20 = 4*t17*math.exp(2*alpha1 + 2*alpha2)
-    t21 = t13 + t19 - t20
-    t22 = -t4
-    t23 = t17*t22
-    t24 = t0*t23
-    t25 = 2*t17*t2*t22 - t24 - t9
-    t26 = -t1*t18 - t20 - t8
-    t27 = t1*t23 + t14 + t23*t3
-    t28 = -t6
-    t29 = N*t6
-    val[0] = beta1 + beta5*t10
-    val[1] = beta2 + beta6*t10
-    val[2] = beta3 + beta7*t14 + t11 + t12*t6
-    val[3] = beta4 + beta8*t14 + t15 + t16*t6
-    jac[0, 0] = beta5*t21
-    jac[0, 1] = beta5*t25
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    t0 = -s_I
+    t1 = alpha2 + t0
+    t2 = math.exp(t1)
+    t3 = math.exp(t0)
+    t4 = N*t3
+    t5 = math.exp(alpha1 + t1)
+    t6 = 2*t5
+    t7 = t2*(N - 1)
+    t8 = t6 + t7
+    t9 = t4 + t8
+    t10 = 1/t9
+    t11 = t10*t2
+    t12 = -2*t10*t5
+    t13 = t11 + t12
+    t14 = -t13
+    t15 = beta5*t11
+    t16 = N*beta11 - beta9
+    t17 = t10*t3
+    t18 = t10*t6
+    t19 = t10*t7 + t18
+    t20 = beta6*t11
+    t21 = N*beta12 - beta10
+    t22 = t9**(-2)
+    t23 = 4*t22*math.exp(2*alpha1 + 2*alpha2 - 2*s_I)
+    t24 = t2*t22
+    t25 = t24*t6
+    t26 = t18 - t23 + t25
+    t27 = -t8
+    t28 = t24*t27
+    t29 = -t13 + 2*t22*t27*t5 - t28
+    t30 = t22*t6
+    t31 = t3*t30
+    t32 = -t12 - t23 - t30*t7
+    t33 = t22*t27
+    t34 = t3*t33
+    t35 = t19 + t33*t6 + t33*t7
+    t36 = -t17
+    t37 = t10*t4
+    val[0] = beta1 + beta5*t14
+    val[1] = beta2 + beta6*t14
+    val[2] = beta3 + beta7*t19 + t15 + t16*t17
+    val[3] = beta4 + beta8*t19 + t17*t21 + t20
+    jac[0, 0] = beta5*t26
+    jac[0, 1] = beta5*t29
     jac[0, 4] = 1
-    jac[0, 8] = t10
-    jac[1, 0] = beta6*t21
-    jac[1, 1] = beta6*t25
+    jac[0, 8] = t14
+    jac[1, 0] = beta6*t26
+    jac[1, 1] = beta6*t29
     jac[1, 5] = 1
-    jac[1, 9] = t10
-    jac[2, 0] = -beta5*t19 + beta7*t26 - t12*t18
-    jac[2, 1] = beta5*t24 + beta7*t27 + t11 + t12*t23
+    jac[1, 9] = t14
+    jac[2, 0] = -beta5*t25 + beta7*t32 - t16*t31
+    jac[2, 1] = beta5*t28 + beta7*t35 + t15 + t16*t34
     jac[2, 6] = 1
-    jac[2, 8] = t7
-    jac[2, 10] = t14
-    jac[2, 12] = t28
-    jac[2, 14] = t29
-    jac[3, 0] = -beta6*t19 + beta8*t26 - t16*t18
-    jac[3, 1] = beta6*t24 + beta8*t27 + t15 + t16*t23
+    jac[2, 8] = t11
+    jac[2, 10] = t19
+    jac[2, 12] = t36
+    jac[2, 14] = t37
+    jac[3, 0] = -beta6*t25 + beta8*t32 - t21*t31
+    jac[3, 1] = beta6*t28 + beta8*t35 + t20 + t21*t34
     jac[3, 7] = 1
-    jac[3, 9] = t7
-    jac[3, 11] = t14
-    jac[3, 13] = t28
-    jac[3, 15] = t29
+    jac[3, 9] = t11
+    jac[3, 11] = t19
+    jac[3, 13] = t36
+    jac[3, 15] = t37
 
 
 @njit(cache=True)
@@ -135,136 +149,147 @@ def coefficients_hess(theta, N, val, jac, hess):
     beta10 = theta[13]
     beta11 = theta[14]
     beta12 = theta[15]
-    t0 = math.exp(alpha2)
-    t1 = t0*(N - 1)
-    t2 = math.exp(alpha1 + alpha2)
-    t3 = 2*t2
-    t4 = t1 + t3
-    t5 = N + t4
-    t6 = 1/t5
-    t7 = t0*t6
-    t8 = -2*t2*t6
-    t9 = t7 + t8
-    t10 = -t9
-    t11 = beta5*t7
-    t12 = N*beta11 - beta9
-    t13 = t3*t6
-    t14 = t1*t6 + t13
-    t15 = beta6*t7
-    t16 = N*beta12 - beta10
-    t17 = t5**(-2)
-    t18 = math.exp(2*alpha1 + 2*alpha2)
-    t19 = t17*t18
-    t20 = 4*t19
-    t21 = t17*t3
-    t22 = t0*t21
-    t23 = t13 + t22
-    t24 = -t20 + t23
-    t25 = -t4
-    t26 = t17*t25
-    t27 = t0*t26
-    t28 = -2*t17*t2*t25
-    t29 = -t27 - t28 - t9
-    t30 = beta5*t22
-    t31 = t12*t21
-    t32 = t1*t21
-    t33 = -t20 - t32 - t8
-    t34 = t26*t3
-    t35 = t1*t26
-    t36 = t14 + t34 + t35
-    t37 = beta5*t27
-    t38 = t11 + t12*t26
-    t39 = -t6
-    t40 = N*t6
-    t41 = beta6*t22
-    t42 = t16*t21
-    t43 = beta6*t27
-    t44 = t15 + t16*t26
-    t45 = t5**(-3)
-    t46 = t18*t45
-    t47 = 8*t46
-    t48 = t0*t47
-    t49 = -12*t19 + 16*t2*t46
-    t50 = t23 - t48 + t49
-    t51 = 4*t2
-    t52 = t17*t51
-    t53 = t0*t52
-    t54 = 8*t19
-    t55 = -2*t1 - t51
-    t56 = t45*t55
-    t57 = t3*t56
-    t58 = t0*t57
-    t59 = 4*t46*t55
-    t60 = t13 + t34 + t53 - t54 + t58 - t59
-    t61 = t25*t56
-    t62 = t0*t61
-    t63 = 6*t17*t2*t25 + 2*t2*t25*t45*t55 - 3*t27 - t62 - t9
-    t64 = t1*t47 + t13 - t32 + t49
-    t65 = -t1*t52 - t1*t57 - t28 - t54 - t59 - t8
-    t66 = -t22
-    t67 = -N*t21
-    t68 = t1*t61 + t14 + 6*t2*t26 + t3*t61 + 3*t35
-    t69 = t27 + t7
-    t70 = -t26
-    t71 = N*t26
-    val[0] = beta1 + beta5*t10
-    val[1] = beta2 + beta6*t10
-    val[2] = beta3 + beta7*t14 + t11 + t12*t6
-    val[3] = beta4 + beta8*t14 + t15 + t16*t6
-    jac[0, 0] = beta5*t24
-    jac[0, 1] = beta5*t29
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    t0 = -s_I
+    t1 = alpha2 + t0
+    t2 = math.exp(t1)
+    t3 = math.exp(t0)
+    t4 = N*t3
+    t5 = math.exp(alpha1 + t1)
+    t6 = 2*t5
+    t7 = t2*(N - 1)
+    t8 = t6 + t7
+    t9 = t4 + t8
+    t10 = 1/t9
+    t11 = t10*t2
+    t12 = -2*t10*t5
+    t13 = t11 + t12
+    t14 = -t13
+    t15 = beta5*t11
+    t16 = N*beta11 - beta9
+    t17 = t10*t3
+    t18 = t10*t6
+    t19 = t10*t7 + t18
+    t20 = beta6*t11
+    t21 = N*beta12 - beta10
+    t22 = t9**(-2)
+    t23 = math.exp(2*alpha1 + 2*alpha2 - 2*s_I)
+    t24 = t22*t23
+    t25 = 4*t24
+    t26 = t2*t22
+    t27 = t26*t6
+    t28 = t18 + t27
+    t29 = -t25 + t28
+    t30 = -t8
+    t31 = t22*t30
+    t32 = t2*t31
+    t33 = -2*t22*t30*t5
+    t34 = -t13 - t32 - t33
+    t35 = beta5*t27
+    t36 = t22*t6
+    t37 = t3*t36
+    t38 = t16*t37
+    t39 = t36*t7
+    t40 = -t12 - t25 - t39
+    t41 = t31*t6
+    t42 = t31*t7
+    t43 = t19 + t41 + t42
+    t44 = beta5*t32
+    t45 = t3*t31
+    t46 = t15 + t16*t45
+    t47 = -t17
+    t48 = t10*t4
+    t49 = beta6*t27
+    t50 = t21*t37
+    t51 = beta6*t32
+    t52 = t20 + t21*t45
+    t53 = t9**(-3)
+    t54 = t23*t53
+    t55 = 8*t54
+    t56 = t2*t55
+    t57 = -12*t24 + 16*t5*t54
+    t58 = t28 - t56 + t57
+    t59 = 8*t24
+    t60 = 4*t5
+    t61 = t26*t60
+    t62 = -t60 - 2*t7
+    t63 = 4*t54*t62
+    t64 = t53*t62
+    t65 = t2*t64
+    t66 = t6*t65
+    t67 = t18 + t41 - t59 + t61 - t63 + t66
+    t68 = t30*t65
+    t69 = -t13 + 6*t22*t30*t5 + 2*t30*t5*t53*t62 - 3*t32 - t68
+    t70 = t16*t3
+    t71 = t18 - t39 + t55*t7 + t57
+    t72 = t6*t64
+    t73 = -t12 - t22*t60*t7 - t33 - t59 - t63 - t7*t72
+    t74 = -t27
+    t75 = -t36*t4
+    t76 = t30*t64
+    t77 = t19 + 6*t31*t5 + 3*t42 + t6*t76 + t7*t76
+    t78 = t11 + t32
+    t79 = -t45
+    t80 = t31*t4
+    t81 = t21*t3
+    val[0] = beta1 + beta5*t14
+    val[1] = beta2 + beta6*t14
+    val[2] = beta3 + beta7*t19 + t15 + t16*t17
+    val[3] = beta4 + beta8*t19 + t17*t21 + t20
+    jac[0, 0] = beta5*t29
+    jac[0, 1] = beta5*t34
     jac[0, 4] = 1
-    jac[0, 8] = t10
-    jac[1, 0] = beta6*t24
-    jac[1, 1] = beta6*t29
+    jac[0, 8] = t14
+    jac[1, 0] = beta6*t29
+    jac[1, 1] = beta6*t34
     jac[1, 5] = 1
-    jac[1, 9] = t10
-    jac[2, 0] = beta7*t33 - t30 - t31
-    jac[2, 1] = beta7*t36 + t37 + t38
+    jac[1, 9] = t14
+    jac[2, 0] = beta7*t40 - t35 - t38
+    jac[2, 1] = beta7*t43 + t44 + t46
     jac[2, 6] = 1
-    jac[2, 8] = t7
-    jac[2, 10] = t14
-    jac[2, 12] = t39
-    jac[2, 14] = t40
-    jac[3, 0] = beta8*t33 - t41 - t42
-    jac[3, 1] = beta8*t36 + t43 + t44
+    jac[2, 8] = t11
+    jac[2, 10] = t19
+    jac[2, 12] = t47
+    jac[2, 14] = t48
+    jac[3, 0] = beta8*t40 - t49 - t50
+    jac[3, 1] = beta8*t43 + t51 + t52
     jac[3, 7] = 1
-    jac[3, 9] = t7
-    jac[3, 11] = t14
-    jac[3, 13] = t39
-    jac[3, 15] = t40
-    hess[0, 0, 0] = beta5*t50
-    hess[0, 0, 1] = hess[0, 1, 0] = beta5*t60
-    hess[0, 0, 8] = hess[0, 8, 0] = t24
-    hess[0, 1, 1] = beta5*t63
-    hess[0, 1, 8] = hess[0, 8, 1] = t29
-    hess[1, 0, 0] = beta6*t50
-    hess[1, 0, 1] = hess[1, 1, 0] = beta6*t60
-    hess[1, 0, 9] = hess[1, 9, 0] = t24
-    hess[1, 1, 1] = beta6*t63
-    hess[1, 1, 9] = hess[1, 9, 1] = t29
-    hess[2, 0, 0] = beta5*t48 + beta7*t64 + t12*t47 - t30 - t31
-    hess[2, 0, 1] = hess[2, 1, 0] = -beta5*t53 - beta5*t58 + beta7*t65 - t12*t57 - t31
-    hess[2, 0, 8] = hess[2, 8, 0] = t66
-    hess[2, 0, 10] = hess[2, 10, 0] = t33
-    hess[2, 0, 12] = hess[2, 12, 0] = t21
-    hess[2, 0, 14] = hess[2, 14, 0] = t67
-    hess[2, 1, 1] = beta5*t62 + beta7*t68 + t12*t61 + 3*t37 + t38
-    hess[2, 1, 8] = hess[2, 8, 1] = t69
-    hess[2, 1, 10] = hess[2, 10, 1] = t36
-    hess[2, 1, 12] = hess[2, 12, 1] = t70
-    hess[2, 1, 14] = hess[2, 14, 1] = t71
-    hess[3, 0, 0] = beta6*t48 + beta8*t64 + t16*t47 - t41 - t42
-    hess[3, 0, 1] = hess[3, 1, 0] = -beta6*t53 - beta6*t58 + beta8*t65 - t16*t57 - t42
-    hess[3, 0, 9] = hess[3, 9, 0] = t66
-    hess[3, 0, 11] = hess[3, 11, 0] = t33
-    hess[3, 0, 13] = hess[3, 13, 0] = t21
-    hess[3, 0, 15] = hess[3, 15, 0] = t67
-    hess[3, 1, 1] = beta6*t62 + beta8*t68 + t16*t61 + 3*t43 + t44
-    hess[3, 1, 9] = hess[3, 9, 1] = t69
-    hess[3, 1, 11] = hess[3, 11, 1] = t36
-    hess[3, 1, 13] = hess[3, 13, 1] = t70
-    hess[3, 1, 15] = hess[3, 15, 1] = t71
+    jac[3, 9] = t11
+    jac[3, 11] = t19
+    jac[3, 13] = t47
+    jac[3, 15] = t48
+    hess[0, 0, 0] = beta5*t58
+    hess[0, 0, 1] = hess[0, 1, 0] = beta5*t67
+    hess[0, 0, 8] = hess[0, 8, 0] = t29
+    hess[0, 1, 1] = beta5*t69
+    hess[0, 1, 8] = hess[0, 8, 1] = t34
+    hess[1, 0, 0] = beta6*t58
+    hess[1, 0, 1] = hess[1, 1, 0] = beta6*t67
+    hess[1, 0, 9] = hess[1, 9, 0] = t29
+    hess[1, 1, 1] = beta6*t69
+    hess[1, 1, 9] = hess[1, 9, 1] = t34
+    hess[2, 0, 0] = beta5*t56 + beta7*t71 - t35 - t38 + t55*t70
+    hess[2, 0, 1] = hess[2, 1, 0] = -beta5*t61 - beta5*t66 + beta7*t73 - t38 - t70*t72
+    hess[2, 0, 8] = hess[2, 8, 0] = t74
+    hess[2, 0, 10] = hess[2, 10, 0] = t40
+    hess[2, 0, 12] = hess[2, 12, 0] = t37
+    hess[2, 0, 14] = hess[2, 14, 0] = t75
+    hess[2, 1, 1] = beta5*t68 + beta7*t77 + 3*t44 + t46 + t70*t76
+    hess[2, 1, 8] = hess[2, 8, 1] = t78
+    hess[2, 1, 10] = hess[2, 10, 1] = t43
+    hess[2, 1, 12] = hess[2, 12, 1] = t79
+    hess[2, 1, 14] = hess[2, 14, 1] = t80
+    hess[3, 0, 0] = beta6*t56 + beta8*t71 - t49 - t50 + t55*t81
+    hess[3, 0, 1] = hess[3, 1, 0] = -beta6*t61 - beta6*t66 + beta8*t73 - t50 - t72*t81
+    hess[3, 0, 9] = hess[3, 9, 0] = t74
+    hess[3, 0, 11] = hess[3, 11, 0] = t40
+    hess[3, 0, 13] = hess[3, 13, 0] = t37
+    hess[3, 0, 15] = hess[3, 15, 0] = t75
+    hess[3, 1, 1] = beta6*t68 + beta8*t77 + 3*t51 + t52 + t76*t81
+    hess[3, 1, 9] = hess[3, 9, 1] = t78
+    hess[3, 1, 11] = hess[3, 11, 1] = t43
+    hess[3, 1, 13] = hess[3, 13, 1] = t79
+    hess[3, 1, 15] = hess[3, 15, 1] = t80
 
 
 @njit(cache=True)
@@ -276,12 +301,16 @@ def query_val(phi, N, val):
     c_F = phi[5]
     c_I = phi[6]
     c_m = phi[7]
-    t0 = (N - 1)*math.exp(alpha2)
-    t1 = 2*math.exp(alpha1 + alpha2)
-    t2 = 1/(N + t0 + t1)
-    t3 = t1*t2
-    val[0] = c_F*t3 + c_I + c_M + c_m*(t0*t2 + t3)
-    val[1] = t2
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    t0 = -s_I
+    t1 = math.exp(t0)
+    t2 = alpha2 + t0
+    t3 = 2*math.exp(alpha1 + t2)
+    t4 = (N - 1)*math.exp(t2)
+    t5 = 1/(N*t1 + t3 + t4)
+    t6 = t3*t5
+    val[0] = c_F*t6 + c_I + c_M + c_m*(t4*t5 + t6)
+    val[1] = t1*t5
 
 
 @njit(cache=True)
@@ -293,30 +322,34 @@ def query_jac(phi, N, val, jac):
     c_F = phi[5]
     c_I = phi[6]
     c_m = phi[7]
-    t0 = (N - 1)*math.exp(alpha2)
-    t1 = math.exp(alpha1 + alpha2)
-    t2 = 2*t1
-    t3 = t0 + t2
-    t4 = N + t3
-    t5 = 1/t4
-    t6 = t2*t5
-    t7 = c_F*t6
-    t8 = t0*t5 + t6
-    t9 = t4**(-2)
-    t10 = 4*t9*math.exp(2*alpha1 + 2*alpha2)
-    t11 = t2*t9
-    t12 = -t3*t9
-    t13 = t12*t2
-    val[0] = c_I + c_M + c_m*t8 + t7
-    val[1] = t5
-    jac[0, 0] = -c_F*t10 + c_m*(-t0*t11 + 2*t1*t5 - t10) + t7
-    jac[0, 1] = c_F*t13 + c_m*(t0*t12 + t13 + t8) + t7
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    t0 = -s_I
+    t1 = math.exp(t0)
+    t2 = alpha2 + t0
+    t3 = math.exp(alpha1 + t2)
+    t4 = 2*t3
+    t5 = (N - 1)*math.exp(t2)
+    t6 = t4 + t5
+    t7 = N*t1 + t6
+    t8 = 1/t7
+    t9 = t4*t8
+    t10 = c_F*t9
+    t11 = t5*t8 + t9
+    t12 = t7**(-2)
+    t13 = 4*t12*math.exp(2*alpha1 + 2*alpha2 - 2*s_I)
+    t14 = t12*t4
+    t15 = -t12*t6
+    t16 = t15*t4
+    val[0] = c_I + c_M + c_m*t11 + t10
+    val[1] = t1*t8
+    jac[0, 0] = -c_F*t13 + c_m*(-t13 - t14*t5 + 2*t3*t8) + t10
+    jac[0, 1] = c_F*t16 + c_m*(t11 + t15*t5 + t16) + t10
     jac[0, 4] = 1
-    jac[0, 5] = t6
+    jac[0, 5] = t9
     jac[0, 6] = 1
-    jac[0, 7] = t8
-    jac[1, 0] = -t11
-    jac[1, 1] = t12
+    jac[0, 7] = t11
+    jac[1, 0] = -t1*t14
+    jac[1, 1] = t1*t15
 
 
 @njit(cache=True)
@@ -328,62 +361,68 @@ def query_hess(phi, N, val, jac, hess):
     c_F = phi[5]
     c_I = phi[6]
     c_m = phi[7]
-    t0 = (N - 1)*math.exp(alpha2)
-    t1 = math.exp(alpha1 + alpha2)
-    t2 = 2*t1
-    t3 = t0 + t2
-    t4 = N + t3
-    t5 = 1/t4
-    t6 = t2*t5
-    t7 = c_F*t6
-    t8 = t0*t5 + t6
-    t9 = t4**(-2)
-    t10 = math.exp(2*alpha1 + 2*alpha2)
-    t11 = t10*t9
-    t12 = 4*t11
-    t13 = -2*t1*t5
-    t14 = t2*t9
-    t15 = t0*t14
-    t16 = -t12 - t13 - t15
-    t17 = -t3
-    t18 = t17*t9
-    t19 = t18*t2
-    t20 = t0*t18
-    t21 = t19 + t20 + t8
-    t22 = c_F*t19 + t7
-    t23 = 12*t11
-    t24 = t4**(-3)
-    t25 = t10*t24
-    t26 = 16*t1*t25
-    t27 = 8*t11
-    t28 = 4*t1
-    t29 = -2*t0 - t28
-    t30 = 4*t25*t29
-    t31 = t24*t29
-    t32 = t2*t31
-    t33 = 6*t1*t18
-    t34 = t17*t31
-    t35 = t2*t34
-    val[0] = c_I + c_M + c_m*t8 + t7
-    val[1] = t5
-    jac[0, 0] = -c_F*t12 + c_m*t16 + t7
-    jac[0, 1] = c_m*t21 + t22
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    t0 = -s_I
+    t1 = math.exp(t0)
+    t2 = alpha2 + t0
+    t3 = math.exp(alpha1 + t2)
+    t4 = 2*t3
+    t5 = (N - 1)*math.exp(t2)
+    t6 = t4 + t5
+    t7 = N*t1 + t6
+    t8 = 1/t7
+    t9 = t4*t8
+    t10 = c_F*t9
+    t11 = t5*t8 + t9
+    t12 = t7**(-2)
+    t13 = math.exp(2*alpha1 + 2*alpha2 - 2*s_I)
+    t14 = t12*t13
+    t15 = 4*t14
+    t16 = -2*t3*t8
+    t17 = t12*t4
+    t18 = t17*t5
+    t19 = -t15 - t16 - t18
+    t20 = -t6
+    t21 = t12*t20
+    t22 = t21*t4
+    t23 = t21*t5
+    t24 = t11 + t22 + t23
+    t25 = c_F*t22 + t10
+    t26 = t1*t17
+    t27 = t1*t21
+    t28 = 12*t14
+    t29 = t7**(-3)
+    t30 = t13*t29
+    t31 = 16*t3*t30
+    t32 = 8*t14
+    t33 = 4*t3
+    t34 = -t33 - 2*t5
+    t35 = 4*t30*t34
+    t36 = t29*t34
+    t37 = t36*t4
+    t38 = 6*t21*t3
+    t39 = t20*t36
+    t40 = t39*t4
+    val[0] = c_I + c_M + c_m*t11 + t10
+    val[1] = t1*t8
+    jac[0, 0] = -c_F*t15 + c_m*t19 + t10
+    jac[0, 1] = c_m*t24 + t25
     jac[0, 4] = 1
-    jac[0, 5] = t6
+    jac[0, 5] = t9
     jac[0, 6] = 1
-    jac[0, 7] = t8
-    jac[1, 0] = -t14
-    jac[1, 1] = t18
-    hess[0, 0, 0] = -c_F*t23 + c_F*t26 + c_m*(8*t0*t25 - t15 - t23 + t26 + t6) + t7
-    hess[0, 0, 1] = hess[0, 1, 0] = -c_F*t27 - c_F*t30 + c_m*(-t0*t28*t9 - t0*t32 + 2*t1*t17*t9 - t13 - t27 - t30) + t22
-    hess[0, 0, 5] = hess[0, 5, 0] = -t12 + t6
-    hess[0, 0, 7] = hess[0, 7, 0] = t16
-    hess[0, 1, 1] = c_F*t33 + c_F*t35 + c_m*(t0*t34 + 3*t20 + t33 + t35 + t8) + t7
-    hess[0, 1, 5] = hess[0, 5, 1] = t19 + t6
-    hess[0, 1, 7] = hess[0, 7, 1] = t21
-    hess[1, 0, 0] = 8*t10*t24 - t14
-    hess[1, 0, 1] = hess[1, 1, 0] = -t14 - t32
-    hess[1, 1, 1] = t18 + t34
+    jac[0, 7] = t11
+    jac[1, 0] = -t26
+    jac[1, 1] = t27
+    hess[0, 0, 0] = -c_F*t28 + c_F*t31 + c_m*(-t18 - t28 + 8*t30*t5 + t31 + t9) + t10
+    hess[0, 0, 1] = hess[0, 1, 0] = -c_F*t32 - c_F*t35 + c_m*(2*t12*t20*t3 - t12*t33*t5 - t16 - t32 - t35 - t37*t5) + t25
+    hess[0, 0, 5] = hess[0, 5, 0] = -t15 + t9
+    hess[0, 0, 7] = hess[0, 7, 0] = t19
+    hess[0, 1, 1] = c_F*t38 + c_F*t40 + c_m*(t11 + 3*t23 + t38 + t39*t5 + t40) + t10
+    hess[0, 1, 5] = hess[0, 5, 1] = t22 + t9
+    hess[0, 1, 7] = hess[0, 7, 1] = t24
+    hess[1, 0, 0] = 8*t1*t13*t29 - t26
+    hess[1, 0, 1] = hess[1, 1, 0] = -t1*t37 - t26
+    hess[1, 1, 1] = t1*t39 + t27
 
 
 @njit(cache=True)
@@ -397,26 +436,33 @@ def key_val(phi, j, val):
     c_F = phi[5]
     c_I = phi[6]
     c_m = phi[7]
-    t0 = math.exp(alpha1 + alpha2)
-    t1 = math.exp(alpha2)
-    t2 = j - 1
-    t3 = t0 + t1*t2
-    t4 = 1/(t2 + t3)
-    t5 = c_I + c_m*t3*t4
-    t6 = c_F*t4
-    t7 = math.exp(alpha3)
-    t8 = j*t7
-    t9 = math.exp(alpha4)
-    t10 = 1/(t2 + t8 + t9)
-    t11 = c_m*t10*t8
-    val[0] = t5
-    val[1] = c_M + t0*t6 + t5
-    val[2] = t1*t6 + t5
-    val[3] = t11
-    val[4] = c_F*t10*t7 + t11
-    val[5] = t4
-    val[6] = t10
-    val[7] = t10*t9
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    s_L = max(alpha3, alpha4, 0.0)
+    t0 = -s_I
+    t1 = alpha2 + t0
+    t2 = math.exp(alpha1 + t1)
+    t3 = j - 1
+    t4 = math.exp(t1)
+    t5 = t2 + t3*t4
+    t6 = math.exp(t0)
+    t7 = 1/(t3*t6 + t5)
+    t8 = c_I + c_m*t5*t7
+    t9 = c_F*t7
+    t10 = -s_L
+    t11 = math.exp(alpha4 + t10)
+    t12 = math.exp(alpha3 + t10)
+    t13 = j*t12
+    t14 = math.exp(t10)
+    t15 = 1/(t11 + t13 + t14*t3)
+    t16 = c_m*t13*t15
+    val[0] = t8
+    val[1] = c_M + t2*t9 + t8
+    val[2] = t4*t9 + t8
+    val[3] = t16
+    val[4] = c_F*t12*t15 + t16
+    val[5] = t6*t7
+    val[6] = t14*t15
+    val[7] = t11*t15
 
 
 @njit(cache=True)
@@ -430,79 +476,87 @@ def key_jac(phi, j, val, jac):
     c_F = phi[5]
     c_I = phi[6]
     c_m = phi[7]
-    t0 = math.exp(alpha1 + alpha2)
-    t1 = math.exp(alpha2)
-    t2 = j - 1
-    t3 = t0 + t1*t2
-    t4 = t2 + t3
-    t5 = 1/t4
-    t6 = t3*t5
-    t7 = c_m*t6
-    t8 = c_I + t7
-    t9 = t0*t5
-    t10 = c_F*t9
-    t11 = t1*t5
-    t12 = c_F*t11
-    t13 = math.exp(alpha3)
-    t14 = j*t13
-    t15 = math.exp(alpha4)
-    t16 = t14 + t15 + t2
-    t17 = 1/t16
-    t18 = t14*t17
-    t19 = c_m*t18
-    t20 = t13*t17
-    t21 = t15*t17
-    t22 = t4**(-2)
-    t23 = t0*t22
-    t24 = c_m*t3
-    t25 = t23*t24
-    t26 = -c_m*t0*t5 + t25
-    t27 = -t3
-    t28 = t22*t27
-    t29 = t24*t28 + t7
-    t30 = c_F*t23
-    t31 = t16**(-2)
-    t32 = t31*math.exp(2*alpha3)
-    t33 = c_m*j**2*t32 - c_m*j*t13*t17
-    t34 = t15*t31
-    t35 = t14*t34
-    t36 = c_m*t35
-    val[0] = t8
-    val[1] = c_M + t10 + t8
-    val[2] = t12 + t8
-    val[3] = t19
-    val[4] = c_F*t20 + t19
-    val[5] = t5
-    val[6] = t17
-    val[7] = t21
-    jac[0, 0] = -t26
-    jac[0, 1] = t29
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    s_L = max(alpha3, alpha4, 0.0)
+    t0 = -s_I
+    t1 = alpha2 + t0
+    t2 = math.exp(alpha1 + t1)
+    t3 = j - 1
+    t4 = math.exp(t1)
+    t5 = t2 + t3*t4
+    t6 = math.exp(t0)
+    t7 = t3*t6 + t5
+    t8 = 1/t7
+    t9 = t5*t8
+    t10 = c_m*t9
+    t11 = c_I + t10
+    t12 = t2*t8
+    t13 = c_F*t12
+    t14 = t4*t8
+    t15 = c_F*t14
+    t16 = -s_L
+    t17 = math.exp(alpha4 + t16)
+    t18 = math.exp(alpha3 + t16)
+    t19 = j*t18
+    t20 = math.exp(t16)
+    t21 = t17 + t19 + t20*t3
+    t22 = 1/t21
+    t23 = t19*t22
+    t24 = c_m*t23
+    t25 = t18*t22
+    t26 = t17*t22
+    t27 = t7**(-2)
+    t28 = c_m*t27*t5
+    t29 = t2*t28
+    t30 = -c_m*t2*t8 + t29
+    t31 = -t5
+    t32 = t10 + t28*t31
+    t33 = c_F*t27
+    t34 = t2*t33
+    t35 = t21**(-2)
+    t36 = -2*s_L
+    t37 = t35*math.exp(2*alpha3 + t36)
+    t38 = c_m*j**2*t37 - c_m*j*t18*t22
+    t39 = t17*t35
+    t40 = t19*t39
+    t41 = c_m*t40
+    t42 = t27*t6
+    val[0] = t11
+    val[1] = c_M + t11 + t13
+    val[2] = t11 + t15
+    val[3] = t24
+    val[4] = c_F*t25 + t24
+    val[5] = t6*t8
+    val[6] = t20*t22
+    val[7] = t26
+    jac[0, 0] = -t30
+    jac[0, 1] = t32
     jac[0, 6] = 1
-    jac[0, 7] = t6
-    jac[1, 0] = -c_F*t22*math.exp(2*alpha1 + 2*alpha2) + c_m*t9 + t10 - t25
-    jac[1, 1] = t10 + t27*t30 + t29
+    jac[0, 7] = t9
+    jac[1, 0] = c_m*t12 + t13 - t29 - t33*math.exp(2*alpha1 + 2*alpha2 - 2*s_I)
+    jac[1, 1] = t13 + t31*t34 + t32
     jac[1, 4] = 1
-    jac[1, 5] = t9
+    jac[1, 5] = t12
     jac[1, 6] = 1
-    jac[1, 7] = t6
-    jac[2, 0] = -t1*t30 - t26
-    jac[2, 1] = c_F*t1*t28 + t12 + t29
-    jac[2, 5] = t11
+    jac[1, 7] = t9
+    jac[2, 0] = -t30 - t34*t4
+    jac[2, 1] = t15 + t31*t33*t4 + t32
+    jac[2, 5] = t14
     jac[2, 6] = 1
-    jac[2, 7] = t6
-    jac[3, 2] = -t33
-    jac[3, 3] = -t36
-    jac[3, 7] = t18
-    jac[4, 2] = -c_F*j*t32 + c_F*t13*t17 - t33
-    jac[4, 3] = -c_F*t13*t34 - t36
-    jac[4, 5] = t20
-    jac[4, 7] = t18
-    jac[5, 0] = -t23
-    jac[5, 1] = t28
-    jac[6, 2] = -t14*t31
-    jac[6, 3] = -t34
-    jac[7, 2] = -t35
-    jac[7, 3] = t21 - t31*math.exp(2*alpha4)
+    jac[2, 7] = t9
+    jac[3, 2] = -t38
+    jac[3, 3] = -t41
+    jac[3, 7] = t23
+    jac[4, 2] = -c_F*j*t37 + c_F*t18*t22 - t38
+    jac[4, 3] = -c_F*t18*t39 - t41
+    jac[4, 5] = t25
+    jac[4, 7] = t23
+    jac[5, 0] = -t2*t42
+    jac[5, 1] = t31*t42
+    jac[6, 2] = -t19*t20*t35
+    jac[6, 3] = -t20*t39
+    jac[7, 2] = -t40
+    jac[7, 3] = t26 - t35*math.exp(2*alpha4 + t36)
 
 
 @njit(cache=True)
@@ -516,172 +570,186 @@ def key_hess(phi, j, val, jac, hess):
     c_F = phi[5]
     c_I = phi[6]
     c_m = phi[7]
-    t0 = math.exp(alpha1 + alpha2)
-    t1 = math.exp(alpha2)
-    t2 = j - 1
-    t3 = t1*t2
-    t4 = t0 + t3
-    t5 = t2 + t4
-    t6 = 1/t5
-    t7 = t4*t6
-    t8 = c_m*t7
-    t9 = c_I + t8
-    t10 = t0*t6
-    t11 = c_F*t10
-    t12 = t1*t6
-    t13 = c_F*t12
-    t14 = math.exp(alpha3)
-    t15 = j*t14
-    t16 = math.exp(alpha4)
-    t17 = t15 + t16 + t2
-    t18 = 1/t17
-    t19 = t15*t18
-    t20 = c_m*t19
-    t21 = t14*t18
-    t22 = c_F*t21 + t20
-    t23 = t16*t18
-    t24 = -c_m*t0*t6
-    t25 = t5**(-2)
-    t26 = t0*t25
-    t27 = t26*t4
-    t28 = c_m*t27
-    t29 = t24 + t28
-    t30 = -t4
-    t31 = t25*t30
-    t32 = t31*t4
+    s_I = max(alpha1 + alpha2, alpha2, 0.0)
+    s_L = max(alpha3, alpha4, 0.0)
+    t0 = -s_I
+    t1 = alpha2 + t0
+    t2 = math.exp(alpha1 + t1)
+    t3 = j - 1
+    t4 = math.exp(t1)
+    t5 = t3*t4
+    t6 = t2 + t5
+    t7 = math.exp(t0)
+    t8 = t3*t7 + t6
+    t9 = 1/t8
+    t10 = t6*t9
+    t11 = c_m*t10
+    t12 = c_I + t11
+    t13 = t2*t9
+    t14 = c_F*t13
+    t15 = t4*t9
+    t16 = c_F*t15
+    t17 = -s_L
+    t18 = math.exp(alpha4 + t17)
+    t19 = math.exp(alpha3 + t17)
+    t20 = j*t19
+    t21 = math.exp(t17)
+    t22 = t18 + t20 + t21*t3
+    t23 = 1/t22
+    t24 = t20*t23
+    t25 = c_m*t24
+    t26 = t19*t23
+    t27 = c_F*t26 + t25
+    t28 = t18*t23
+    t29 = -c_m*t2*t9
+    t30 = t8**(-2)
+    t31 = t30*t6
+    t32 = t2*t31
     t33 = c_m*t32
-    t34 = t33 + t8
-    t35 = math.exp(2*alpha1 + 2*alpha2)
-    t36 = t25*t35
-    t37 = c_F*t36
-    t38 = c_m*t10 + t11 - t28
-    t39 = t26*t30
-    t40 = c_F*t39
-    t41 = t1*t26
-    t42 = c_F*t41
-    t43 = t29 + t42
-    t44 = t1*t31
+    t34 = t29 + t33
+    t35 = -t6
+    t36 = t31*t35
+    t37 = c_m*t36
+    t38 = t11 + t37
+    t39 = math.exp(2*alpha1 + 2*alpha2 - 2*s_I)
+    t40 = t30*t39
+    t41 = c_F*t40
+    t42 = c_m*t13 + t14 - t33
+    t43 = t2*t30
+    t44 = t35*t43
     t45 = c_F*t44
-    t46 = j**2
-    t47 = t17**(-2)
-    t48 = math.exp(2*alpha3)
-    t49 = t47*t48
-    t50 = t46*t49
-    t51 = c_m*t50
-    t52 = -c_m*j*t14*t18 + t51
-    t53 = t16*t47
-    t54 = t15*t53
-    t55 = c_m*t54
-    t56 = -t55
-    t57 = j*t49
-    t58 = c_F*t57
-    t59 = t14*t53
-    t60 = c_F*t59
-    t61 = t55 + t60
-    t62 = -t15*t47
-    t63 = -t54
-    t64 = math.exp(2*alpha4)
-    t65 = t47*t64
-    t66 = 2*c_m*t36
-    t67 = t5**(-3)
-    t68 = -2*c_m*t35*t4*t67 + t66
-    t69 = 2*t0
-    t70 = -2*t3 - t69
-    t71 = t67*t70
-    t72 = t0*t71
-    t73 = c_m*t4
-    t74 = -c_m*t0*t25*t30 + t24 + 2*t28 + t72*t73
-    t75 = t0*t6 - t27
-    t76 = t30*t71
-    t77 = 3*t33 + t73*t76 + t8
-    t78 = t32 + t7
-    t79 = t35*t67
-    t80 = c_F*t79
-    t81 = c_F*t72
-    t82 = math.exp(3*alpha3)
-    t83 = t17**(-3)
-    t84 = 2*t83
-    t85 = c_m*j**3*t82*t84 - 3*t51
-    t86 = t46*t84
-    t87 = t48*t86
-    t88 = t16*t87
-    t89 = c_m*t88 + t56
-    t90 = j*t14*t18 - t50
-    t91 = -2*c_m*j*t14*t64*t83
-    t92 = t16*t84
-    val[0] = t9
-    val[1] = c_M + t11 + t9
-    val[2] = t13 + t9
-    val[3] = t20
-    val[4] = t22
-    val[5] = t6
-    val[6] = t18
-    val[7] = t23
-    jac[0, 0] = -t29
-    jac[0, 1] = t34
+    t46 = t4*t43
+    t47 = c_F*t46 + t34
+    t48 = t30*t4
+    t49 = t35*t48
+    t50 = c_F*t49
+    t51 = j**2
+    t52 = t22**(-2)
+    t53 = -2*s_L
+    t54 = math.exp(2*alpha3 + t53)
+    t55 = t52*t54
+    t56 = t51*t55
+    t57 = c_m*t56
+    t58 = -c_m*j*t19*t23 + t57
+    t59 = t18*t52
+    t60 = t20*t59
+    t61 = c_m*t60
+    t62 = -t61
+    t63 = j*t55
+    t64 = c_F*t63
+    t65 = t19*t59
+    t66 = c_F*t65
+    t67 = t61 + t66
+    t68 = t30*t7
+    t69 = t2*t68
+    t70 = t35*t68
+    t71 = t20*t21
+    t72 = -t52*t71
+    t73 = t21*t59
+    t74 = -t60
+    t75 = math.exp(2*alpha4 + t53)
+    t76 = t52*t75
+    t77 = 2*c_m
+    t78 = t40*t77
+    t79 = t8**(-3)
+    t80 = -2*c_m*t39*t6*t79 + t78
+    t81 = 2*t2
+    t82 = -2*t5 - t81
+    t83 = t79*t82
+    t84 = t2*t83
+    t85 = c_m*t6
+    t86 = -c_m*t2*t30*t35 + c_m*t31*t81 + t29 + t84*t85
+    t87 = t2*t9 - t32
+    t88 = t35*t83
+    t89 = t11 + 3*t37 + t85*t88
+    t90 = t10 + t36
+    t91 = t39*t79
+    t92 = c_F*t91
+    t93 = c_F*t84
+    t94 = t22**(-3)
+    t95 = t77*t94
+    t96 = j**3*t19*t54*t95 - 3*t57
+    t97 = t51*t54
+    t98 = t18*t95*t97 + t62
+    t99 = j*t19*t23 - t56
+    t100 = -2*c_m*j*t19*t75*t94
+    t101 = 2*t94
+    t102 = t101*t97
+    t103 = t101*t18
+    t104 = t7*t83
+    val[0] = t12
+    val[1] = c_M + t12 + t14
+    val[2] = t12 + t16
+    val[3] = t25
+    val[4] = t27
+    val[5] = t7*t9
+    val[6] = t21*t23
+    val[7] = t28
+    jac[0, 0] = -t34
+    jac[0, 1] = t38
     jac[0, 6] = 1
-    jac[0, 7] = t7
-    jac[1, 0] = -t37 + t38
-    jac[1, 1] = t11 + t34 + t40
+    jac[0, 7] = t10
+    jac[1, 0] = -t41 + t42
+    jac[1, 1] = t14 + t38 + t45
     jac[1, 4] = 1
-    jac[1, 5] = t10
+    jac[1, 5] = t13
     jac[1, 6] = 1
-    jac[1, 7] = t7
-    jac[2, 0] = -t43
-    jac[2, 1] = t13 + t34 + t45
-    jac[2, 5] = t12
+    jac[1, 7] = t10
+    jac[2, 0] = -t47
+    jac[2, 1] = t16 + t38 + t50
+    jac[2, 5] = t15
     jac[2, 6] = 1
-    jac[2, 7] = t7
-    jac[3, 2] = -t52
-    jac[3, 3] = t56
-    jac[3, 7] = t19
-    jac[4, 2] = c_F*t14*t18 - t52 - t58
-    jac[4, 3] = -t61
-    jac[4, 5] = t21
-    jac[4, 7] = t19
-    jac[5, 0] = -t26
-    jac[5, 1] = t31
-    jac[6, 2] = t62
-    jac[6, 3] = -t53
-    jac[7, 2] = t63
-    jac[7, 3] = t23 - t65
-    hess[0, 0, 0] = -t29 - t68
-    hess[0, 0, 1] = hess[0, 1, 0] = -t74
-    hess[0, 0, 7] = hess[0, 7, 0] = t75
-    hess[0, 1, 1] = t77
-    hess[0, 1, 7] = hess[0, 7, 1] = t78
-    hess[1, 0, 0] = -3*t37 + t38 - t66 + t69*t80 + 2*t73*t79
-    hess[1, 0, 1] = hess[1, 1, 0] = c_F*t0*t25*t30 + c_F*t0*t6 - 2*t37 - t70*t80 - t74
-    hess[1, 0, 5] = hess[1, 5, 0] = t10 - t36
-    hess[1, 0, 7] = hess[1, 7, 0] = t75
-    hess[1, 1, 1] = t11 + t30*t81 + 3*t40 + t77
-    hess[1, 1, 5] = hess[1, 5, 1] = t10 + t39
-    hess[1, 1, 7] = hess[1, 7, 1] = t78
-    hess[2, 0, 0] = 2*c_F*t1*t35*t67 - t43 - t68
-    hess[2, 0, 1] = hess[2, 1, 0] = -t1*t81 - 2*t42 - t74
-    hess[2, 0, 5] = hess[2, 5, 0] = -t41
-    hess[2, 0, 7] = hess[2, 7, 0] = t75
-    hess[2, 1, 1] = c_F*t1*t76 + t13 + 3*t45 + t77
-    hess[2, 1, 5] = hess[2, 5, 1] = t12 + t44
-    hess[2, 1, 7] = hess[2, 7, 1] = t78
-    hess[3, 2, 2] = t20 + t85
-    hess[3, 2, 3] = hess[3, 3, 2] = t89
-    hess[3, 2, 7] = hess[3, 7, 2] = t90
-    hess[3, 3, 3] = -t55 - t91
-    hess[3, 3, 7] = hess[3, 7, 3] = t63
-    hess[4, 2, 2] = c_F*t82*t86 + t22 - 3*t58 + t85
-    hess[4, 2, 3] = hess[4, 3, 2] = c_F*j*t48*t92 - t60 + t89
-    hess[4, 2, 5] = hess[4, 5, 2] = t14*t18 - t57
-    hess[4, 2, 7] = hess[4, 7, 2] = t90
-    hess[4, 3, 3] = 2*c_F*t14*t64*t83 - t61 - t91
-    hess[4, 3, 5] = hess[4, 5, 3] = -t59
-    hess[4, 3, 7] = hess[4, 7, 3] = t63
-    hess[5, 0, 0] = -t26 + 2*t35*t67
-    hess[5, 0, 1] = hess[5, 1, 0] = -t26 - t72
-    hess[5, 1, 1] = t31 + t76
-    hess[6, 2, 2] = t62 + t87
-    hess[6, 2, 3] = hess[6, 3, 2] = t15*t92
-    hess[6, 3, 3] = -t53 + 2*t64*t83
-    hess[7, 2, 2] = t63 + t88
-    hess[7, 2, 3] = hess[7, 3, 2] = 2*j*t14*t64*t83 - t54
-    hess[7, 3, 3] = t23 - 3*t65 + t84*math.exp(3*alpha4)
+    jac[2, 7] = t10
+    jac[3, 2] = -t58
+    jac[3, 3] = t62
+    jac[3, 7] = t24
+    jac[4, 2] = c_F*t19*t23 - t58 - t64
+    jac[4, 3] = -t67
+    jac[4, 5] = t26
+    jac[4, 7] = t24
+    jac[5, 0] = -t69
+    jac[5, 1] = t70
+    jac[6, 2] = t72
+    jac[6, 3] = -t73
+    jac[7, 2] = t74
+    jac[7, 3] = t28 - t76
+    hess[0, 0, 0] = -t34 - t80
+    hess[0, 0, 1] = hess[0, 1, 0] = -t86
+    hess[0, 0, 7] = hess[0, 7, 0] = t87
+    hess[0, 1, 1] = t89
+    hess[0, 1, 7] = hess[0, 7, 1] = t90
+    hess[1, 0, 0] = -3*t41 + t42 + t6*t77*t91 - t78 + t81*t92
+    hess[1, 0, 1] = hess[1, 1, 0] = c_F*t2*t30*t35 + c_F*t2*t9 - 2*t41 - t82*t92 - t86
+    hess[1, 0, 5] = hess[1, 5, 0] = t13 - t40
+    hess[1, 0, 7] = hess[1, 7, 0] = t87
+    hess[1, 1, 1] = t14 + t35*t93 + 3*t45 + t89
+    hess[1, 1, 5] = hess[1, 5, 1] = t13 + t44
+    hess[1, 1, 7] = hess[1, 7, 1] = t90
+    hess[2, 0, 0] = 2*c_F*t39*t4*t79 - t47 - t80
+    hess[2, 0, 1] = hess[2, 1, 0] = -c_F*t48*t81 - t4*t93 - t86
+    hess[2, 0, 5] = hess[2, 5, 0] = -t46
+    hess[2, 0, 7] = hess[2, 7, 0] = t87
+    hess[2, 1, 1] = c_F*t4*t88 + t16 + 3*t50 + t89
+    hess[2, 1, 5] = hess[2, 5, 1] = t15 + t49
+    hess[2, 1, 7] = hess[2, 7, 1] = t90
+    hess[3, 2, 2] = t25 + t96
+    hess[3, 2, 3] = hess[3, 3, 2] = t98
+    hess[3, 2, 7] = hess[3, 7, 2] = t99
+    hess[3, 3, 3] = -t100 - t61
+    hess[3, 3, 7] = hess[3, 7, 3] = t74
+    hess[4, 2, 2] = c_F*t102*t19 + t27 - 3*t64 + t96
+    hess[4, 2, 3] = hess[4, 3, 2] = c_F*j*t103*t54 - t66 + t98
+    hess[4, 2, 5] = hess[4, 5, 2] = t19*t23 - t63
+    hess[4, 2, 7] = hess[4, 7, 2] = t99
+    hess[4, 3, 3] = 2*c_F*t19*t75*t94 - t100 - t67
+    hess[4, 3, 5] = hess[4, 5, 3] = -t65
+    hess[4, 3, 7] = hess[4, 7, 3] = t74
+    hess[5, 0, 0] = 2*t39*t7*t79 - t69
+    hess[5, 0, 1] = hess[5, 1, 0] = -t104*t2 - t69
+    hess[5, 1, 1] = t104*t35 + t70
+    hess[6, 2, 2] = t102*t21 + t72
+    hess[6, 2, 3] = hess[6, 3, 2] = t103*t71
+    hess[6, 3, 3] = 2*t21*t75*t94 - t73
+    hess[7, 2, 2] = t102*t18 + t74
+    hess[7, 2, 3] = hess[7, 3, 2] = 2*j*t19*t75*t94 - t60
+    hess[7, 3, 3] = t101*t18*t75 + t28 - 3*t76

@@ -44,6 +44,12 @@ theta = alpha + beta + gamma
 c = sp.symbols("c_M c_F c_I c_m", real=True)
 N, j = sp.symbols("N j", positive=True, integer=True)
 E = sp.exp
+# Stable forms: every layer-1 softmax weight is a ratio of exponentials, so each is written with
+# its exponents shifted by their maximum (as in log-sum-exp). The shifts are computed in the
+# kernels before use; SymPy treats them as constants, which is exact because the value of each
+# piece does not depend on them. For display they are set to 0.
+sI, sL = sp.symbols("s_I s_L", real=True)
+SHIFTS = {sI: "max(alpha1 + alpha2, alpha2, 0.0)", sL: "max(alpha3, alpha4, 0.0)"}
 
 #: Names of the outputs of each piece, in the order the kernels write them.
 KEY_OUTPUTS = ("sx_before", "sx_at", "sx_after", "sy_before", "sy_from", "rx", "ry", "rz")
@@ -54,8 +60,8 @@ COEFF_OUTPUTS = ("cM", "cF", "cI", "cm")
 def layer1_query():
     """Layer-1 quantities of the query (SPEC §4)."""
     a1, a2, _, _ = alpha
-    Zq = 2 * E(a1 + a2) + (N - 1) * E(a2) + N
-    wm, wo, wl = 2 * E(a1 + a2) / Zq, E(a2) / Zq, 1 / Zq
+    Zq = 2 * E(a1 + a2 - sI) + (N - 1) * E(a2 - sI) + N * E(-sI)     # shifted normaliser
+    wm, wo, wl = 2 * E(a1 + a2 - sI) / Zq, E(a2 - sI) / Zq, E(-sI) / Zq
     return {"Zq": Zq, "wm": wm, "wo": wo, "wl": wl, "mq": wm + (N - 1) * wo}
 
 
@@ -81,17 +87,17 @@ def key_exprs():
     """The eight per-key pieces for pair j (see the module docstring)."""
     a1, a2, a3, a4 = alpha
     cM, cF, cI, cm = c
-    Zx = E(a1 + a2) + (j - 1) * E(a2) + (j - 1)
-    Zy = j * E(a3) + E(a4) + (j - 1)
-    mx = (E(a1 + a2) + (j - 1) * E(a2)) / Zx
-    my = j * E(a3) / Zy
+    Zx = E(a1 + a2 - sI) + (j - 1) * E(a2 - sI) + (j - 1) * E(-sI)    # shifted normalisers
+    Zy = j * E(a3 - sL) + E(a4 - sL) + (j - 1) * E(-sL)
+    mx = (E(a1 + a2 - sI) + (j - 1) * E(a2 - sI)) / Zx
+    my = j * E(a3 - sL) / Zy
     base = cI + cm * mx
     return [base,                                   # j < i: the query item is not before x_j
-            cM + cF * E(a1 + a2) / Zx + base,       # j = i: x_j is the query item
-            cF * E(a2) / Zx + base,                 # j > i: x_j saw the query item earlier
+            cM + cF * E(a1 + a2 - sI) / Zx + base,  # j = i: x_j is the query item
+            cF * E(a2 - sI) / Zx + base,            # j > i: x_j saw the query item earlier
             cm * my,                                # j < i
-            cF * E(a3) / Zy + cm * my,              # j >= i
-            1 / Zx, 1 / Zy, E(a4) / Zy]
+            cF * E(a3 - sL) / Zy + cm * my,         # j >= i
+            E(-sI) / Zx, E(-sL) / Zy, E(a4 - sL) / Zy]
 
 
 PIECES = {
@@ -141,6 +147,9 @@ def _kernel(name: str, level: str, exprs, variables, scalars, arr) -> str:
     for k, v in enumerate(variables):
         if v in used:
             lines.append(f"    {v} = {arr}[{k}]")
+    for shift, code in SHIFTS.items():
+        if shift in used:
+            lines.append(f"    {shift} = {code}")
     for sym, e in subs:
         lines.append(f"    {sym} = {printer.doprint(e)}")
     for t, e in zip(targets, reduced):
@@ -196,7 +205,8 @@ def gradient_at_zero():
 
 def closed_forms_markdown() -> str:
     from .subspace import NAMES, gram
-    lx = sp.latex
+    def lx(e):
+        return sp.latex(sp.sympify(e).subs({sI: 0, sL: 0}))
     q = layer1_query()
     out = [f"<!-- {HEADER} -->", "", "# Closed forms derived by SymPy", "",
            "Every expression below is produced by `gradflow/derive.py`; the kernels in "

@@ -20,62 +20,91 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from . import _cache
 from . import _kernels as kern
 from .task import Task
+
+_cache.ensure_fresh()
 
 N_BLOCKS = 8          # fixed number of query blocks: results do not depend on the thread count
 N_PHI = 8             # α1..α4, cM, cF, cI, cm (the variables of the query and key pieces)
 COMPLEX_STEP = 1e-40
+SHARED_SHIFT_LIMIT = 300.0   # see _reduce: 1/D stays below e^300, far from overflow
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _reduce(p, g, gam, n_absent, adjoint):
     """Loss and, if ``adjoint``, its derivatives in the key pieces ``p`` (N×8), the query
-    pieces ``g`` = (sq, wl) and ``gam`` = (γ1, γ2, γ3). Works on float64 or complex128."""
+    pieces ``g`` = (sq, wl) and ``gam`` = (γ1, γ2, γ3). Works on float64 or complex128.
+
+    Inner loops run over key ranges j < i, j = i, j > i separately (no branches), on
+    contiguous rows of ``pt = pᵀ``; the only sequential loops are the two prefix sums."""
     N = p.shape[0]
     nb = min(N_BLOCKS, N)
+    pt = np.ascontiguousarray(p.T)
+    sxb, sxa, sxf, syb, syf, rx, ry, rz = pt[0], pt[1], pt[2], pt[3], pt[4], pt[5], pt[6], pt[7]
     zero = p[0, 0] * 0.0
     loss_b = np.zeros(nb, dtype=p.dtype)
-    pbar_b = np.zeros((nb, N, 8), dtype=p.dtype)
+    pbar_b = np.zeros((nb, 8, N), dtype=p.dtype)
     gbar_b = np.zeros((nb, 2), dtype=p.dtype)
     gambar_b = np.zeros((nb, 3), dtype=p.dtype)
     sq, wl = g[0], g[1]
     g1, g2, g3 = gam[0], gam[1], gam[2]
     w = 1.0 / N
+    # Exponentials of every key score, shifted by the largest score of all queries, are shared
+    # by all queries. A query whose own largest score lies more than SHARED_SHIFT_LIMIT below it
+    # (so that its terms could underflow) is recomputed with its own shift.
+    M = sq.real
+    for f in range(5):
+        for j in range(N):
+            M = max(M, pt[f, j].real)
+    E = np.exp(pt[:5] - M)
+    own_max = np.empty(N)                 # largest score among query i's keys
+    run_max = sq.real
+    for i in range(N):                    # prefix: keys j < i, then this query's own j = i
+        own_max[i] = max(run_max, sxa[i].real, syf[i].real)
+        run_max = max(run_max, sxb[i].real, syb[i].real)
+    run_max = -np.inf
+    for i in range(N - 1, -1, -1):        # suffix: keys j > i
+        own_max[i] = max(own_max[i], run_max)
+        run_max = max(run_max, sxf[i].real, syf[i].real)
+    eq_shared = np.exp(sq - M)
     for b in prange(nb):
-        bx = np.empty(N, dtype=p.dtype)
-        by = np.empty(N, dtype=p.dtype)
         ex = np.empty(N, dtype=p.dtype)
         ey = np.empty(N, dtype=p.dtype)
         num = np.empty(N, dtype=p.dtype)
         ell = np.empty(N, dtype=p.dtype)
+        bef = np.empty(N, dtype=p.dtype)
         for i in range((b * N) // nb, ((b + 1) * N) // nb):
-            # layer-2 scores of query i: item keys x_j and label keys y_j, by position of j
-            M = sq.real
-            for j in range(N):
-                if j < i:
-                    sx, sy = p[j, 0], p[j, 3]
-                elif j == i:
-                    sx, sy = p[j, 1], p[j, 4]
-                else:
-                    sx, sy = p[j, 2], p[j, 4]
-                bx[j] = sx
-                by[j] = sy
-                M = max(M, sx.real, sy.real)
-            eq = np.exp(sq - M)
+            # layer-2 attention of query i on item keys x_j and label keys y_j
+            if M - own_max[i] <= SHARED_SHIFT_LIMIT:
+                eq = eq_shared
+                ex[:i] = E[0, :i]
+                ey[:i] = E[3, :i]
+                ex[i] = E[1, i]
+                ex[i + 1:] = E[2, i + 1:]
+                ey[i:] = E[4, i:]
+            else:
+                shift = own_max[i]
+                eq = np.exp(sq - shift)
+                ex[:i] = np.exp(sxb[:i] - shift)
+                ey[:i] = np.exp(syb[:i] - shift)
+                ex[i] = np.exp(sxa[i] - shift)
+                ex[i + 1:] = np.exp(sxf[i + 1:] - shift)
+                ey[i:] = np.exp(syf[i:] - shift)
             D = eq
             for j in range(N):
-                ex[j] = np.exp(bx[j] - M)
-                ey[j] = np.exp(by[j] - M)
                 D += ex[j] + ey[j]
             invD = 1.0 / D
-            # H_ij·D = Σ_{m>j}(ex_m rx_m + ey_m ry_m) + ey_j rz_j + eq wl; logits ℓ_ij
-            run = zero
+            # D·H_ij = Σ_{m>j}(ex_m rx_m + ey_m ry_m) + ey_j rz_j + eq wl (a suffix sum)
+            run = eq * wl
+            for j in range(N - 1, -1, -1):
+                num[j] = run + ey[j] * rz[j]
+                run += ex[j] * rx[j] + ey[j] * ry[j]
+            # logits ℓ_ij of the context labels; the L − N absent labels have logit 0
             base = g1 * wl
             lmax = 0.0 if n_absent > 0 else -np.inf
-            for j in range(N - 1, -1, -1):
-                num[j] = run + ey[j] * p[j, 7] + eq * wl
-                run += ex[j] * p[j, 5] + ey[j] * p[j, 6]
+            for j in range(N):
                 ell[j] = base + (g2 * num[j] + g3 * ey[j]) * invD
                 lmax = max(lmax, ell[j].real)
             ell_ii = ell[i]
@@ -87,44 +116,42 @@ def _reduce(p, g, gam, n_absent, adjoint):
             if not adjoint:
                 continue
             # reverse sweep: ell[j] becomes the adjoint of ℓ_ij
-            invS = 1.0 / S
+            c = w / S
+            for j in range(N):
+                ell[j] *= c
+            ell[i] -= w
             s_l = zero
             s_ln = zero
             s_le = zero
             for j in range(N):
-                lb = w * (ell[j] * invS - (1.0 if j == i else 0.0))
-                ell[j] = lb
-                s_l += lb
-                s_ln += lb * num[j]
-                s_le += lb * ey[j]
+                s_l += ell[j]
+                s_ln += ell[j] * num[j]
+                s_le += ell[j] * ey[j]
             gambar_b[b, 0] += wl * s_l
             gambar_b[b, 1] += invD * s_ln
             gambar_b[b, 2] += invD * s_le
-            wlbar = g1 * s_l
-            Dbar = -invD * invD * (g2 * s_ln + g3 * s_le)
-            before = zero                     # Σ_{j<m} adjoint of num_j
+            Dbar = -invD * ((g2 * s_ln + g3 * s_le) * invD)   # never invD², which can overflow
+            # adjoint of num_j is ell_j·g2/D; bef[m] = Σ_{j<m} of it (the suffix sum's adjoint)
+            g2D, g3D = g2 * invD, g3 * invD
+            before = zero
             for m in range(N):
-                numbar = ell[m] * g2 * invD
-                exbar = before * p[m, 5] + Dbar
-                eybar = ell[m] * g3 * invD + numbar * p[m, 7] + before * p[m, 6] + Dbar
-                pbar_b[b, m, 5] += before * ex[m]
-                pbar_b[b, m, 6] += before * ey[m]
-                pbar_b[b, m, 7] += numbar * ey[m]
-                sxbar = exbar * ex[m]
-                sybar = eybar * ey[m]
-                if m < i:
-                    pbar_b[b, m, 0] += sxbar
-                    pbar_b[b, m, 3] += sybar
-                elif m == i:
-                    pbar_b[b, m, 1] += sxbar
-                    pbar_b[b, m, 4] += sybar
-                else:
-                    pbar_b[b, m, 2] += sxbar
-                    pbar_b[b, m, 4] += sybar
-                before += numbar
+                bef[m] = before
+                before += ell[m] * g2D
+            pb = pbar_b[b]
+            for m in range(N):
+                pb[5, m] += bef[m] * ex[m]
+                pb[6, m] += bef[m] * ey[m]
+                pb[7, m] += ell[m] * g2D * ey[m]
+                ex[m] *= bef[m] * rx[m] + Dbar                       # becomes the adjoint of sx
+                ey[m] *= ell[m] * (g3D + g2D * rz[m]) + bef[m] * ry[m] + Dbar   # of sy
+            pb[0, :i] += ex[:i]
+            pb[3, :i] += ey[:i]
+            pb[1, i] += ex[i]
+            pb[2, i + 1:] += ex[i + 1:]
+            pb[4, i:] += ey[i:]
             gbar_b[b, 0] += (Dbar + wl * before) * eq
-            gbar_b[b, 1] += wlbar + eq * before
-    return loss_b.sum(), pbar_b.sum(axis=0), gbar_b.sum(axis=0), gambar_b.sum(axis=0)
+            gbar_b[b, 1] += g1 * s_l + eq * before
+    return loss_b.sum(), pbar_b.sum(axis=0).T.copy(), gbar_b.sum(axis=0), gambar_b.sum(axis=0)
 
 
 @njit(cache=True)

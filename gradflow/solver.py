@@ -63,7 +63,7 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
              "n_steps": 0, "wall_seconds": 0.0}
     start = time.perf_counter()
     f0 = fl.rhs(0.0, y0)
-    ts, ys, pieces, losses = [0.0], [y0], [], [fl.loss(y0)]
+    ts, ys, fs, pieces, losses = [0.0], [y0], [f0], [], [fl.loss(y0)]
     if np.max(np.abs(f0)) <= STATIONARY_TOL:
         status = "stationary"
         message = ("theta0 is a stationary point: the gradient vanishes (theta = 0 is a saddle when "
@@ -75,13 +75,19 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
         t_stop = t_max
         status, message = "failed", ""
         while True:
-            msg = solver.step()
+            try:
+                msg = solver.step()
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                message = f"{method} raised at t = {solver.t:.6g}: {exc}"
+                break
             if solver.status == "failed":
                 message = f"{method} failed at t = {solver.t:.6g}: {msg}"
                 break
             pieces.append(solver.dense_output())
             ts.append(solver.t)
             ys.append(solver.y.copy())
+            # Radau keeps f(t_new, y_new); the other methods' derivative is evaluated at the end
+            fs.append(solver.f.copy() if isinstance(solver, Radau) else None)
             losses.append(fl.loss(solver.y))
             if progress and len(ts) % 20 == 0:
                 print(f"\r  t = {solver.t:.4g}  loss = {losses[-1]:.5f}  steps = {len(ts) - 1}",
@@ -103,7 +109,7 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
     t = np.array(ts)
     theta = np.array([fl.full(y) for y in ys])
     dtheta = np.zeros_like(theta)
-    dtheta[:, fl.idx] = [fl.rhs(0.0, y) for y in ys]
+    dtheta[:, fl.idx] = [fl.rhs(0.0, y) if f is None else f for y, f in zip(ys, fs)]
     dense = _Dense(OdeSolution(t, pieces), fl) if pieces else None
     loss = np.array(losses)
     if dense is not None:

@@ -90,3 +90,22 @@ def test_results_are_deterministic():
     theta = random_theta(3)
     a, b = gf.loss_and_grad(theta, task), gf.loss_and_grad(theta, task)
     assert a[0] == b[0] and np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("values", [
+    {"alpha1": 800.0, "alpha2": -30.0, "alpha3": -700.0, "alpha4": 760.0, "beta2": 3.0, "gamma3": 5.0},
+    {"alpha3": 1.0, "beta2": 2000.0, "gamma3": 5.0, "gamma2": -2.0},
+], ids=["layer1-exponents-800", "layer2-spread-1800"])
+def test_stable_at_extreme_parameters(values):
+    """Exponents of ±800 overflow naive forms (the kernels shift them), and layer-2 scores that
+    spread by more than 600 make the reduction's shared shift unsafe for some queries (they are
+    recomputed with their own shift): 𝓛 to 1e-10 and ∇𝓛 to 1e-8 of the reference, finite Hessian."""
+    task = Task(8)
+    theta = np.zeros(19)
+    for name, v in values.items():
+        theta[gf.NAMES.index(name)] = v
+    loss_ref, grad_ref = reference_grad_theta(theta, task, "symmetric")
+    value, g = gf.loss_and_grad(theta, task)
+    assert np.isfinite(value) and abs(value - loss_ref) <= 1e-10 * abs(loss_ref)
+    assert np.max(np.abs(g - grad_ref)) <= 1e-8 * np.max(np.abs(grad_ref))
+    assert np.all(np.isfinite(gf.hessian(theta, task)))
