@@ -28,13 +28,12 @@ class Result:
     ``params`` (the pseudo-parameters that were free), ``emergence`` (dict, see
     :func:`emergence_times`), ``order`` (α3, β2, γ3 sorted by t_p(0.1); those that never reach
     0.1 are left out), ``stats`` (solver statistics and wall time), ``status`` ("emerged",
-    "t_max", "stationary", "failed" or "max_steps") and ``message``.
+    "t_max", "not_emerged", "stationary", "failed" or "max_steps") and ``message``.
     """
 
     t: np.ndarray
     theta: np.ndarray
     loss: np.ndarray
-    dtheta: np.ndarray
     task: Task
     flow: str
     params: tuple
@@ -45,6 +44,15 @@ class Result:
     message: str
     names: tuple = NAMES
     dense: object = field(default=None, repr=False)
+    _dtheta: np.ndarray | None = field(default=None, repr=False)
+    _derivative: object = field(default=None, repr=False)
+
+    @property
+    def dtheta(self) -> np.ndarray:
+        """dθ/dt at each step (n_t × 19); evaluated on first use where the solver did not keep it."""
+        if self._dtheta is None:
+            self._dtheta = np.array([self._derivative(th) for th in self.theta]).reshape(self.theta.shape)
+        return self._dtheta
 
     @property
     def success(self) -> bool:
@@ -105,7 +113,8 @@ class Result:
         """Inverse of :meth:`save`."""
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta_json"]))
-            arrays = {k: f[k] for k in ("t", "theta", "loss", "dtheta")}
+            arrays = {k: f[k] for k in ("t", "theta", "loss")}
+            arrays["_dtheta"] = f["dtheta"]
         return cls(task=Task(**meta["task"]), flow=meta["flow"], params=tuple(meta["params"]),
                    emergence=_none_to_nan(meta["emergence"]), order=tuple(meta["order"]), stats=meta["stats"],
                    status=meta["status"], message=meta["message"], names=tuple(meta["names"]),

@@ -28,7 +28,7 @@ def _positive(name, value):
 def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str = "theta",
           params=None, theta0=None, t_max: float | None = None, method: str = "Radau",
           rtol: float = 1e-8, atol: float = 1e-10, margin: float = 2.0, max_steps: int = 100_000,
-          progress: bool = False) -> Result:
+          t_limit: float | None = None, progress: bool = False) -> Result:
     """Solve the gradient flow of the 19 pseudo-parameters from ``theta0`` (default 0).
 
     Parameters
@@ -40,7 +40,8 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
         for the 3-parameter subsystem; the others stay at ``theta0``. Default: all 19.
     theta0 : start (length 19, NAMES order). Default 0.
     t_max : end time. ``None`` integrates until 𝓛 < 0.1 log N and then on to ``margin`` times
-        that time (guarded by ``max_steps`` solver steps).
+        that time (guarded by ``max_steps`` solver steps and, if given, by ``t_limit``: reaching
+        it first ends the solve with status ``"not_emerged"``).
     method : ``"Radau"``, ``"BDF"`` or ``"LSODA"`` (all given the analytic Jacobian).
     rtol, atol : solver tolerances.
     progress : print the time, loss and step count to stderr while solving.
@@ -56,6 +57,8 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
         raise ValueError(f"margin must be a number >= 1, got {margin}")
     if t_max is not None:
         t_max = _positive("t_max", t_max)
+    if t_limit is not None:
+        t_limit = _positive("t_limit", t_limit)
     max_steps = check_int("max_steps", max_steps, 1)
     fl = Flow(task, flow, params, theta0)
     y0 = fl.theta0[fl.idx]
@@ -69,7 +72,8 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
         message = ("theta0 is a stationary point: the gradient vanishes (theta = 0 is a saddle when "
                    "L = N); pass a perturbed theta0")
     else:
-        solver = METHODS[method](fl.rhs, 0.0, y0, np.inf if t_max is None else t_max,
+        t_bound = t_max if t_max is not None else (np.inf if t_limit is None else t_limit)
+        solver = METHODS[method](fl.rhs, 0.0, y0, t_bound,
                                  rtol=rtol, atol=atol, jac=fl.jac)
         target = 0.1 * np.log(task.N)
         t_stop = t_max
@@ -94,6 +98,9 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
                       end="", file=sys.stderr, flush=True)
             if t_max is None and t_stop is None and losses[-1] < target:
                 t_stop = margin * solver.t
+            if t_max is None and t_stop is None and solver.status == "finished":
+                status, message = "not_emerged", f"loss still above 0.1 log N at t_limit = {t_limit:g}"
+                break
             if solver.status == "finished" or (t_max is None and t_stop is not None and solver.t >= t_stop):
                 status = "emerged" if losses[-1] < 0.5 * np.log(task.N) else "t_max"
                 message = "loss fell below 0.1 log N" if t_max is None else f"reached t_max = {t_max:g}"
@@ -103,20 +110,28 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
                 break
         if progress:
             print(file=sys.stderr)
-        stats.update(nfev=solver.nfev, njev=solver.njev, nlu=solver.nlu)
+        stats.update(nfev=int(solver.nfev), njev=int(solver.njev), nlu=int(solver.nlu))
     stats["n_steps"] = len(ts) - 1
     stats["wall_seconds"] = time.perf_counter() - start
     t = np.array(ts)
     theta = np.array([fl.full(y) for y in ys])
-    dtheta = np.zeros_like(theta)
-    dtheta[:, fl.idx] = [fl.rhs(0.0, y) if f is None else f for y, f in zip(ys, fs)]
+    if all(f is not None for f in fs):            # Radau kept f at every step
+        dtheta = np.zeros_like(theta)
+        dtheta[:, fl.idx] = fs
+    else:
+        dtheta = None                               # evaluated when first needed
+
+    def derivative(th):
+        out = np.zeros(19)
+        out[fl.idx] = fl.rhs(0.0, th[fl.idx])
+        return out
     dense = _Dense(OdeSolution(t, pieces), fl) if pieces else None
     loss = np.array(losses)
     if dense is not None:
         emergence = emergence_times(t, theta, loss, lambda s: fl.loss(dense.free(s)), dense, task.N, fl.params)
     else:
         emergence = emergence_times(t, theta, loss, None, None, task.N, ())
-    return Result(t=t, theta=theta, loss=loss, dtheta=dtheta, task=task, flow=flow, params=fl.params,
+    return Result(t=t, theta=theta, loss=loss, _dtheta=dtheta, _derivative=derivative, task=task, flow=flow, params=fl.params,
                   emergence=emergence, order=emergence_order(emergence), stats=stats, status=status,
                   message=message, dense=dense)
 

@@ -102,6 +102,11 @@ def test_t_max_is_respected():
     assert r.status == "t_max" and r.t[-1] == 50.0 and np.isnan(r.emergence["T"])
 
 
+def test_t_limit_reports_not_emerged():
+    r = gf.solve(8, t_limit=50.0)
+    assert r.status == "not_emerged" and not r.success and r.t[-1] == 50.0
+
+
 def test_stationary_start_is_reported_not_integrated():
     r = gf.solve(6, L=6)
     assert r.status == "stationary" and not r.success and "stationary" in r.message
@@ -125,6 +130,15 @@ def test_save_load_round_trip(n8, tmp_path):
     assert np.max(np.abs(back.theta_at(ts) - n8.theta_at(ts))) < 1e-5 * np.max(np.abs(n8.theta))
 
 
+def test_save_load_round_trip_lsoda(tmp_path):
+    """LSODA keeps no derivative at the steps: it is evaluated when saving, exactly."""
+    r = gf.solve(6, method="LSODA")
+    back = gf.Result.load(r.save(tmp_path / "l6.npz"))
+    assert np.array_equal(back.dtheta, r.dtheta)
+    k = len(r.t) // 2
+    np.testing.assert_allclose(r.dtheta[k], -gf.grad(r.theta[k], r.task), rtol=1e-14, atol=1e-18)
+
+
 def test_plot_writes_a_figure(n8, tmp_path):
     fig = n8.plot(tmp_path / "n8.png")
     assert (tmp_path / "n8.png").stat().st_size > 10_000
@@ -135,7 +149,7 @@ def test_plot_writes_a_figure(n8, tmp_path):
     ({"N": 1}, "^N must be an integer >= 2"), ({"N": 4.0}, "^N must be"), ({"N": 4, "L": 3}, "^L must be"),
     ({"flow": "adam"}, "^flow must be one of"), ({"method": "RK45"}, "^method must be one of"),
     ({"params": ("alpha3", "delta")}, "unknown pseudo-parameter 'delta'"), ({"params": "alpha3"}, "^params must"),
-    ({"rtol": 0}, "^rtol must be"), ({"atol": -1}, "^atol must be"), ({"t_max": -5}, "^t_max must be"),
+    ({"rtol": 0}, "^rtol must be"), ({"atol": -1}, "^atol must be"), ({"t_max": -5}, "^t_max must be"), ({"t_limit": 0}, "^t_limit must be"),
     ({"theta0": np.zeros(3)}, r"^theta must have shape \(19,\)"), ({"margin": 0.5}, "^margin must be"),
 ])
 def test_invalid_input(kwargs, match):
