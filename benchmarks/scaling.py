@@ -200,8 +200,11 @@ def takeover_figure(out: Path, N=64):
     three = gf.solve(N, L=2 * N, params=SYSTEMS["3"])
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     big = [k for k in range(19) if np.max(np.abs(full.theta[:, k])) > 1.0]
-    for k in big:
-        ax.plot(full.t[1:], full.theta[1:, k], label=gf.NAMES[k], lw=2 if gf.NAMES[k] in HEAD else 1)
+    colours = plt.cm.tab20(np.linspace(0, 1, len(big)))
+    for k, colour in zip(big, colours):
+        head = gf.NAMES[k] in HEAD
+        ax.plot(full.t[1:], full.theta[1:, k], label=gf.NAMES[k], color=colour, lw=2.5 if head else 1,
+                ls="-" if head else "--")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylabel("pseudo-parameter (|θ| > 1 at some t)")
@@ -233,7 +236,13 @@ def main(argv=None):
     p.add_argument("--rtol", type=float, default=1e-7)
     p.add_argument("--atol", type=float, default=1e-10)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--figures-only", action="store_true", help="redraw the figures from <out>/scaling.json")
     args = p.parse_args(argv)
+    if args.figures_only:
+        data = json.loads((args.out / "scaling.json").read_text())
+        takeover_figure(args.out)
+        figures(data, args.out)
+        return
     if args.n_max < 16 or args.n_max & (args.n_max - 1):
         p.error("--n-max must be a power of two >= 16")
     args.out.mkdir(parents=True, exist_ok=True)

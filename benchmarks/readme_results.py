@@ -1,0 +1,122 @@
+"""Render the README's "Results" block from the JSON the benchmarks wrote.
+
+``python benchmarks/readme_results.py --write`` replaces the text between the markers
+``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md; without ``--write`` it
+prints the block. tests/test_readme.py fails when the README and the JSON disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _f(x, spec):
+    return "—" if x is None else format(x, spec)
+
+
+def render(results: Path = RESULTS) -> str:
+    sc = json.loads((results / "scaling.json").read_text())
+    an = sc["analysis"]
+    cols = [("theta", "19", "N+1"), ("theta", "3", "N+1"), ("weights", "19", "N+1"), ("weights", "3", "N+1"),
+            ("theta", "19", "2N"), ("theta", "3", "2N")]
+    keys = [f"{f}/{s}/L={r}" for f, s, r in cols]
+    m = sc["meta"]
+    out = [START, "",
+           f"Measured on this 2-core machine by `python benchmarks/scaling.py` ({m['method']}, rtol {m['rtol']:g}, "
+           f"atol {m['atol']:g}; all {len(sc['runs'])} solves took {m['total_seconds']:.0f} s). "
+           "T(N) is the first t with loss < ½ log N; in brackets, the local slope d ln T/d ln N from the "
+           "previous N. K = N. \"—\": no emergence before 1000·N² (θ-flow).", "",
+           "| N | " + " | ".join(keys) + " |", "|---:|" + "---:|" * len(keys)]
+    Ns = an[keys[0]]["N"]
+    for k, N in enumerate(Ns):
+        cells = []
+        for key in keys:
+            T = an[key]["T"][k]
+            slope = an[key]["local_slope"][k - 1] if k else None
+            cells.append(_f(T, ".4g") + (f" ({_f(slope, '.3f')})" if k else ""))
+        out.append(f"| {N} | " + " | ".join(cells) + " |")
+    out += ["", "Least-squares slope of ln T against ln N over the largest decade, and p of a fit "
+            "T ∝ N²(ln N)^p over the same points:", "",
+            "| configuration | N range | slope | p |", "|---|---|---:|---:|"]
+    for key in keys:
+        fit = an[key]["largest_decade"]
+        rng = fit["N_range"]
+        out.append(f"| {key} | {'—' if rng is None else f'{rng[0]:g}–{rng[1]:g}'} | {_f(fit['slope'], '.3f')} | "
+                   f"{_f(fit['p_log'], '.3f')} |")
+    heur = an[keys[0]]["heuristic_slope"][-1]
+    out += ["", f"For comparison, T ∝ N²/√(ln N) would have local slope 2 − 1/(2 ln N) = {heur:.3f} at the last "
+            "midpoint.", "", "![T(N) and local slopes](benchmarks/results/scaling_T.png)", "",
+            "![emergence times of γ3, β2, α3](benchmarks/results/scaling_params.png)", ""]
+    tk = sc["takeover_L2N"]
+    out += [f"L = 2N, N = {tk['N']}: the 19-parameter θ-flow's induction head comes at T = {tk['T_19']:.4g}, "
+            f"{tk['ratio']:.0f}× later than the 3-parameter subsystem's ({tk['T_3']:.4g}). Half-way there the "
+            f"loss sits at {tk['loss_at_half_T']:.3f} ≈ log N = {__import__('math').log(tk['N']):.3f} with "
+            f"α4 = {tk['theta_at_half_T']['alpha4']:.2f}, α3 = {tk['theta_at_half_T']['alpha3']:.2f}, "
+            f"γ1 = {tk['theta_at_half_T']['gamma1']:.1f}, γ3 = {tk['theta_at_half_T']['gamma3']:.1f}: the "
+            "\"copy any context label\" solution.", "",
+            "![L = 2N take-over](benchmarks/results/takeover_L2N.png)", ""]
+    asym = results / "asymptotics.json"
+    if asym.exists():
+        a = json.loads(asym.read_text())
+        rows = [r for r in a["rows"] if r["system"] == "3"]
+        out += ["Plateau escape of the 3-parameter θ-flow (derivations/asymptotics.md), measured vs the exact "
+                "linear law t_β2(c) = arccosh(1 + cC/A)/C:", "",
+                "| N | t_β2(0.1) measured / law | t_β2(1) measured / law | T/N² | T·√(ln N)/N² |",
+                "|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            out.append(f"| {r['N']}{' (extra)' if r['extra_run'] else ''} | {r['t_beta2(0.1)']:.5g} / "
+                       f"{r['t_beta2(0.1) predicted']:.5g} | {r['t_beta2(1)']:.5g} / {r['t_beta2(1) predicted']:.5g} | "
+                       f"{r['T_over_N2']:.4f} | {r['T_sqrt_lnN_over_N2']:.4f} |")
+        out.append("")
+    sp = results / "speed.json"
+    if sp.exists():
+        s = json.loads(sp.read_text())
+        out += ["Speed (`python benchmarks/speed.py`, medians): `solve(N, flow=\"weights\")` to emergence against "
+                "plain GD on the full reference transformer to the same loss, GD step η = T(N)/"
+                f"{s['meta']['gd_steps']} (it tracks the flow: T_GD/T − 1 below), and GD at η = 1 projected "
+                "from the measured time per step.", "",
+                "| N | solve s | GD s | T_GD/T − 1 | ratio | ratio at η = 1 (projected) |", "|---:|---:|---:|---:|---:|---:|"]
+        for r in s["gd_vs_solve"]:
+            out.append(f"| {r['N']} | {r['solve_seconds']:.3f} | {r['gd_seconds']:.1f} | {r['T_gd_rel_diff']:+.1e} | "
+                       f"{r['ratio']:.0f}× | {r['ratio_eta1_projected']:.3g}× |")
+        out += ["", "| N | gradient ms | Hessian ms | solve (LSODA) s |", "|---:|---:|---:|---:|"]
+        for r in s["cost_vs_N"]:
+            out.append(f"| {r['N']} | {r['grad_seconds'] * 1e3:.3f} | {r['hessian_seconds'] * 1e3:.1f} | "
+                       f"{_f(r.get('solve_seconds'), '.2f')} |")
+        out += ["", f"`python -m gradflow.derive`: {s['derive_seconds']:.2f} s. Cold start (empty Numba cache, "
+                f"compiling) vs warm (cache on disk) `solve(N=64)`:", "",
+                "| flow | method | cold s | warm s | hot s | nfev | njev |", "|---|---|---:|---:|---:|---:|---:|"]
+        for r in s["cold_warm"]:
+            out.append(f"| {r['flow']} | {r['method']} | {r['cold_first_solve']:.1f} | {r['warm_first_solve']:.2f} | "
+                       f"{r['hot_solve']:.2f} | {r['nfev']} | {r['njev']} |")
+        out.append("")
+    out.append(END)
+    return "\n".join(out)
+
+
+def splice(readme: str, block: str) -> str:
+    start, end = readme.index(START), readme.index(END) + len(END)
+    return readme[:start] + block + readme[end:]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--write", action="store_true", help="update README.md in place")
+    args = p.parse_args(argv)
+    block = render()
+    if args.write:
+        path = ROOT / "README.md"
+        path.write_text(splice(path.read_text(), block))
+        print("updated README.md")
+    else:
+        print(block)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The README's numbers come from the benchmark JSON, and its usage example runs."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_results_block_matches_the_benchmark_json():
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import readme_results
+    finally:
+        sys.path.pop(0)
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index(readme_results.START):readme.index(readme_results.END) + len(readme_results.END)]
+    assert block == readme_results.render(), "run python benchmarks/readme_results.py --write"
+
+
+def test_usage_example_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        namespace = {}
+        exec(compile(code, "README.md", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert namespace["order"] == ("gamma3", "beta2", "alpha3")
+    assert namespace["T"] == pytest.approx(10180.9, rel=1e-5)      # the figure the README quotes
+    assert namespace["off"] < 1e-12 and (tmp_path / "n64.png").exists()
