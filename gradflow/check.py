@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reference
+from .reduced import loss as reduced_loss
 from .solver import solve
 from .subspace import project
 from .task import Task, check_int
@@ -99,7 +100,6 @@ def check(N: int = 8, K: int | None = None, L: int | None = None, *, eta: float 
     t = np.arange(n_times + 1) * every * eta
     ode = solve(task.N, K=task.K, L=task.L, flow="weights", t_max=t[-1], rtol=1e-11, atol=1e-13)
     theta_ode = ode.theta_at(t)
-    from .reduced import loss as reduced_loss
     report = CheckReport(task, t, [], theta_ode, np.array([reduced_loss(th, task) for th in theta_ode]),
                          [], [])
     for k in range(refinements):

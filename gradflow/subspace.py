@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .symmetry import Segment, layout
+from .symmetry import Segment, block_layout, layout
 from .task import Task
 
 #: The 19 pseudo-parameters in SPEC §3 order (alpha3, beta2, gamma3 form the induction head).
@@ -52,7 +52,7 @@ def _sizes(rows, cols):
 def centred_direction(k: int, K, L, lay=None):
     """Direction ``k`` after centring, as ``{(row, col): (a, b)}`` (sizes may be symbols)."""
     mat, r, c, kind = BLOCKS[k]
-    rows, cols = (lay or _symbolic_layout(K, L))[mat]
+    rows, cols = (lay or block_layout(K, L))[mat]
     seg = _sizes(rows, cols)
     a, b = (1, 0) if kind == "Id" else (0, 1)
     blocks = {(r, c): (a, b)}
@@ -69,21 +69,6 @@ def centred_direction(k: int, K, L, lay=None):
     return blocks
 
 
-class _Seg:
-    def __init__(self, name, set_, size):
-        self.name, self.set, self.size = name, set_, size
-
-
-def _symbolic_layout(K, L):
-    """Like :func:`gradflow.symmetry.layout` but with sizes that may be SymPy symbols."""
-    def segs(slots):
-        return tuple(_Seg(n if s is None else f"{s}.{n}", n, K if n == "I" else L)
-                     for s in slots for n in ("I", "L"))
-    tok, u = segs((None,)), segs(("e", "h1"))
-    z = segs(("e", "h1", "h2.e", "h2.h1"))
-    return {"W1": (tok, tok), "W2": (u, u), "W3": ((_Seg("out", "L", L),), z)}
-
-
 def _block_inner(x, y, r, c):
     """⟨a1·Id + b1·J, a2·Id + b2·J⟩ over one block with row segment r, column segment c."""
     (a1, b1), (a2, b2) = x, y
@@ -95,7 +80,7 @@ def _block_inner(x, y, r, c):
 
 def gram(K, L):
     """Gram matrix ``G[k, l] = ⟨B_k, B_l⟩_F`` (19×19), numeric or SymPy for symbolic K, L."""
-    lay = _symbolic_layout(K, L)
+    lay = block_layout(K, L)
     dirs = [centred_direction(k, K, L, lay) for k in range(19)]
     G = [[0] * 19 for _ in range(19)]
     for k in range(19):

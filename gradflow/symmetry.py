@@ -32,23 +32,29 @@ class Segment:
         return slice(self.start, self.start + self.size)
 
 
-def _segments(task: Task, slots) -> tuple[Segment, ...]:
+def _segments(K, L, slots) -> tuple[Segment, ...]:
     segs, start = [], 0
     for slot in slots:
-        for s, size in (("I", task.K), ("L", task.L)):
+        for s, size in (("I", K), ("L", L)):
             name = s if slot is None else f"{slot}.{s}"
             segs.append(Segment(name, s, start, size))
             start += size
     return tuple(segs)
 
 
-def layout(task: Task) -> dict[str, tuple[tuple[Segment, ...], tuple[Segment, ...]]]:
-    """Row and column segments of ``W1`` (d×d), ``W2`` (2d×2d) and ``W3`` (L×4d)."""
-    tok = _segments(task, (None,))
-    u = _segments(task, SLOTS_U)
-    z = _segments(task, SLOTS_Z)
-    out = (Segment("out", "L", 0, task.L),)
+def block_layout(K, L) -> dict[str, tuple[tuple[Segment, ...], tuple[Segment, ...]]]:
+    """Row and column segments of ``W1`` (d×d), ``W2`` (2d×2d) and ``W3`` (L×4d) for K items and
+    L labels; the sizes may be SymPy symbols (then only names, sets and sizes are meaningful)."""
+    tok = _segments(K, L, (None,))
+    u = _segments(K, L, SLOTS_U)
+    z = _segments(K, L, SLOTS_Z)
+    out = (Segment("out", "L", 0, L),)
     return {"W1": (tok, tok), "W2": (u, u), "W3": (out, z)}
+
+
+def layout(task: Task) -> dict[str, tuple[tuple[Segment, ...], tuple[Segment, ...]]]:
+    """:func:`block_layout` of a task."""
+    return block_layout(task.K, task.L)
 
 
 def orbit_average_matrix(M: np.ndarray, rows, cols) -> np.ndarray:
