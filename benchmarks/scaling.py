@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import gradflow as gf
+from gradflow.result import json_ready
 
 HEAD = ("gamma3", "beta2", "alpha3")
 SYSTEMS = {"19": None, "3": ("alpha3", "beta2", "gamma3")}
@@ -34,19 +35,6 @@ FLOWS = ("theta", "weights")
 
 def key(flow, system, rule):
     return f"{flow}/{system}/L={rule}"
-
-
-def clean(x):
-    """NaN → None, recursively, for strict JSON."""
-    if isinstance(x, dict):
-        return {k: clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
 
 
 def arr(values):
@@ -248,7 +236,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     data = run(args.n_max, args.method, args.rtol, args.atol, args.out)
     data["takeover_L2N"] = takeover_figure(args.out)
-    data = clean(data)
+    data = json_ready(data)
     (args.out / "scaling.json").write_text(json.dumps(data, indent=1, allow_nan=False))
     figures(data, args.out)
     report = table(data) + "\n" + param_table(data) + "\n" + param_table(data, flow="weights")

@@ -18,7 +18,7 @@ from . import reference
 from .reduced import loss as reduced_loss
 from .solver import solve
 from .subspace import project
-from .task import Task, check_int
+from .task import Task, check_int, check_positive
 
 #: SPEC §7: largest relative off-subspace norm of a GD iterate.
 OFF_SUBSPACE_TOL = 1e-9
@@ -82,9 +82,7 @@ def check(N: int = 8, K: int | None = None, L: int | None = None, *, eta: float 
     ``n_times·eta``, so the comparison covers the plateau and the emergence.
     """
     task = Task(check_int("N", N, 2), K, L)
-    eta = float(eta)
-    if not (eta > 0 and np.isfinite(eta)):
-        raise ValueError(f"eta must be a finite number > 0, got {eta}")
+    eta = check_positive("eta", eta)
     n_times = check_int("n_times", n_times, 1)
     refinements = check_int("refinements", refinements, 2)
     if t_end is None:
@@ -92,9 +90,7 @@ def check(N: int = 8, K: int | None = None, L: int | None = None, *, eta: float 
         if not np.isfinite(T):
             raise ValueError("the weight flow does not emerge for this task; pass t_end")
         t_end = T
-    t_end = float(t_end)
-    if not (t_end > 0 and np.isfinite(t_end)):
-        raise ValueError(f"t_end must be a finite number > 0, got {t_end}")
+    t_end = check_positive("t_end", t_end)
     every = max(1, int(np.ceil(t_end / (n_times * eta))))      # coarse steps between records
     steps = every * n_times
     t = np.arange(n_times + 1) * every * eta

@@ -41,7 +41,6 @@ class Flow:
         self._n_absent = float(task.L - task.N)
         self._last = (None, None)           # (y, loss) of the latest right-hand side
 
-
     def full(self, y) -> np.ndarray:
         """The 19-vector with the free entries set to ``y``."""
         theta = self.theta0.copy()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .symmetry import invariance_defect, orbit_average
-from .task import Task, check_int
+from .task import Task, check_int, check_positive
 
 #: Largest relative invariance defect accepted by ``method="symmetric"``.
 INVARIANCE_TOL = 1e-12
@@ -218,9 +218,7 @@ def train(task: Task, eta: float, steps: int, *, record_every: int = 1, W0=None,
     Weights and loss are recorded every ``record_every`` steps and at the last step.
     ``stop_loss`` ends the run at the first record whose loss is below it.
     """
-    eta = float(eta)
-    if not (eta > 0 and np.isfinite(eta)):
-        raise ValueError(f"eta must be a finite number > 0, got {eta}")
+    eta = check_positive("eta", eta)
     steps = check_int("steps", steps, 0)
     record_every = check_int("record_every", record_every, 1)
     if batch_size is not None:

@@ -95,7 +95,7 @@ class Result:
     def metadata(self) -> dict:
         """Everything but the arrays, JSON-ready (NaN times become ``null``)."""
         return {"task": self.task.as_dict(), "flow": self.flow, "params": list(self.params),
-                "names": list(self.names), "emergence": _nan_to_none(self.emergence),
+                "names": list(self.names), "emergence": json_ready(self.emergence),
                 "order": list(self.order), "stats": self.stats, "status": self.status,
                 "message": self.message}
 
@@ -170,10 +170,16 @@ class Result:
         return fig
 
 
-def _nan_to_none(d):
-    if isinstance(d, dict):
-        return {k: _nan_to_none(v) for k, v in d.items()}
-    return None if isinstance(d, float) and np.isnan(d) else d
+def json_ready(x):
+    """``x`` with NaN/inf turned into ``None`` and NumPy scalars into Python ones, recursively
+    through dicts, lists and tuples: ready for strict JSON."""
+    if isinstance(x, dict):
+        return {k: json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_ready(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    return None if isinstance(x, float) and not np.isfinite(x) else x
 
 
 def _none_to_nan(d):

@@ -11,18 +11,11 @@ from scipy.integrate import BDF, LSODA, OdeSolution, Radau
 
 from .flows import Flow
 from .result import Result, emergence_order, emergence_times
-from .task import Task, check_int
+from .task import Task, check_int, check_positive
 
 METHODS = {"Radau": Radau, "BDF": BDF, "LSODA": LSODA}
 #: ‖∇𝓛(θ0)‖∞ at or below this means θ0 is a stationary point: the flow does not move.
 STATIONARY_TOL = 1e-14
-
-
-def _positive(name, value):
-    value = float(value)
-    if not (value > 0 and np.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
 
 
 def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str = "theta",
@@ -52,13 +45,13 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
     task = Task(check_int("N", N, 2), K, L)
     if method not in METHODS:
         raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
-    rtol, atol, margin = _positive("rtol", rtol), _positive("atol", atol), float(margin)
+    rtol, atol, margin = check_positive("rtol", rtol), check_positive("atol", atol), float(margin)
     if not margin >= 1:
         raise ValueError(f"margin must be a number >= 1, got {margin}")
     if t_max is not None:
-        t_max = _positive("t_max", t_max)
+        t_max = check_positive("t_max", t_max)
     if t_limit is not None:
-        t_limit = _positive("t_limit", t_limit)
+        t_limit = check_positive("t_limit", t_limit)
     max_steps = check_int("max_steps", max_steps, 1)
     fl = Flow(task, flow, params, theta0)
     y0 = fl.theta0[fl.idx]
@@ -131,8 +124,8 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
         emergence = emergence_times(t, theta, loss, lambda s: fl.loss(dense.free(s)), dense, task.N, fl.params)
     else:
         emergence = emergence_times(t, theta, loss, None, None, task.N, ())
-    return Result(t=t, theta=theta, loss=loss, _dtheta=dtheta, _derivative=derivative, task=task, flow=flow, params=fl.params,
-                  emergence=emergence, order=emergence_order(emergence), stats=stats, status=status,
+    return Result(t=t, theta=theta, loss=loss, _dtheta=dtheta, _derivative=derivative, task=task, flow=flow,
+                  params=fl.params, emergence=emergence, order=emergence_order(emergence), stats=stats, status=status,
                   message=message, dense=dense)
 
 

@@ -30,6 +30,17 @@ def check_int(name: str, value, low: int, high: int | None = None) -> int:
     return value
 
 
+def check_positive(name: str, value) -> float:
+    """Return ``value`` as a ``float`` or raise ``ValueError`` unless it is finite and > 0."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Task:
     """Sizes of the task: ``N`` item–label pairs, ``K`` items, ``L`` labels.
