@@ -54,6 +54,11 @@ class Flow:
             return last_loss
         return reduced.loss(self.full(y), self.task)
 
+    @property
+    def last_loss(self) -> float:
+        """𝓛 at the point of the latest right-hand side evaluation."""
+        return self._last[1]
+
     def rhs(self, t, y) -> np.ndarray:
         value, g = reduced._loss_grad(self.full(y), self.task.N, self._n_absent)
         self._last = (np.array(y, copy=True), value)

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 from scipy.optimize import brentq
 
+from .reduced import loss as reduced_loss
 from .subspace import NAMES, index
 from .task import Task
 
@@ -33,7 +34,6 @@ class Result:
 
     t: np.ndarray
     theta: np.ndarray
-    loss: np.ndarray
     task: Task
     flow: str
     params: tuple
@@ -46,6 +46,15 @@ class Result:
     dense: object = field(default=None, repr=False)
     _dtheta: np.ndarray | None = field(default=None, repr=False)
     _derivative: object = field(default=None, repr=False)
+    _loss: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Population loss at each step (n_t); evaluated on first use (the solver itself only
+        evaluates it where it needs it, to find the emergence times)."""
+        if self._loss is None:
+            self._loss = np.array([reduced_loss(th, self.task) for th in self.theta])
+        return self._loss
 
     @property
     def dtheta(self) -> np.ndarray:
@@ -113,8 +122,7 @@ class Result:
         """Inverse of :meth:`save`."""
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta_json"]))
-            arrays = {k: f[k] for k in ("t", "theta", "loss")}
-            arrays["_dtheta"] = f["dtheta"]
+            arrays = {"t": f["t"], "theta": f["theta"], "_loss": f["loss"], "_dtheta": f["dtheta"]}
         return cls(task=Task(**meta["task"]), flow=meta["flow"], params=tuple(meta["params"]),
                    emergence=_none_to_nan(meta["emergence"]), order=tuple(meta["order"]), stats=meta["stats"],
                    status=meta["status"], message=meta["message"], names=tuple(meta["names"]),
@@ -196,6 +204,25 @@ class _HermiteDense:
         return np.moveaxis(self._spline(t), -1, 0)
 
 
+def _first_crossing_decreasing(t, value_of_step, fn, level):
+    """First time where the non-increasing ``fn`` falls below ``level`` (NaN if it never does
+    by ``t[-1]``): bisection over the steps for the first one below, then Brent's method inside
+    the step interval that ends there."""
+    n = len(t)
+    if value_of_step(n - 1) >= level:
+        return float("nan")
+    if value_of_step(0) < level:
+        return float(t[0])
+    lo, hi = 0, n - 1                     # value(lo) >= level > value(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if value_of_step(mid) < level:
+            hi = mid
+        else:
+            lo = mid
+    return float(brentq(lambda s: fn(s) - level, t[lo], t[hi], xtol=1e-14 * t[hi], rtol=1e-13))
+
+
 def _first_crossing(t, values, fn, level, sign):
     """First time where ``sign·(fn(t) − level)`` becomes ≥ 0, by Brent's method on the dense
     output inside the first step interval whose end point has crossed. NaN if never."""
@@ -208,12 +235,22 @@ def _first_crossing(t, values, fn, level, sign):
     return float(brentq(lambda s: sign * (fn(s) - level), t[k - 1], t[k], xtol=1e-14 * t[k], rtol=1e-13))
 
 
-def emergence_times(result_t, theta, loss, loss_at, theta_at, N: int, params) -> dict:
+def emergence_times(result_t, theta, loss_of_step, loss_at, theta_at, N: int, params) -> dict:
     """Emergence times of SPEC §6, each found by root-finding on the dense output:
     ``T`` (𝓛 < ½ log N), ``T_tenth`` (𝓛 < 0.1 log N) and ``t_p[name][c]`` (θ_p ≥ c), NaN when
-    the event does not happen within the solved interval."""
-    out = {"T": _first_crossing(result_t, loss, loss_at, 0.5 * np.log(N), -1),
-           "T_tenth": _first_crossing(result_t, loss, loss_at, 0.1 * np.log(N), -1), "t_p": {}}
+    the event does not happen within the solved interval.
+
+    ``loss_of_step(k)`` is 𝓛 at step k and ``loss_at(s)`` 𝓛 at time s. A gradient flow never
+    increases 𝓛, so the step where 𝓛 first falls below a level is found by bisection over the
+    steps (a few loss evaluations instead of one per step)."""
+    cache = {}
+
+    def at_step(k):
+        if k not in cache:
+            cache[k] = loss_of_step(k)
+        return cache[k]
+    out = {"T": _first_crossing_decreasing(result_t, at_step, loss_at, 0.5 * np.log(N)),
+           "T_tenth": _first_crossing_decreasing(result_t, at_step, loss_at, 0.1 * np.log(N)), "t_p": {}}
     for name in NAMES:
         k = index(name)
         out["t_p"][name] = {f"{c:g}": (_first_crossing(result_t, theta[:, k], lambda s: theta_at(s)[k], c, 1)

@@ -59,7 +59,7 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
              "n_steps": 0, "wall_seconds": 0.0}
     start = time.perf_counter()
     f0 = fl.rhs(0.0, y0)
-    ts, ys, fs, pieces, losses = [0.0], [y0], [f0], [], [fl.loss(y0)]
+    ts, ys, fs, pieces = [0.0], [y0], [f0], []
     if np.max(np.abs(f0)) <= STATIONARY_TOL:
         status = "stationary"
         message = ("theta0 is a stationary point: the gradient vanishes (theta = 0 is a saddle when "
@@ -85,17 +85,19 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
             ys.append(solver.y.copy())
             # Radau keeps f(t_new, y_new); the other methods' derivative is evaluated at the end
             fs.append(solver.f.copy() if isinstance(solver, Radau) else None)
-            losses.append(fl.loss(solver.y))
+            # the stop test uses 𝓛 at the latest right-hand side, a point inside this step (𝓛
+            # never increases along the flow); exact losses are evaluated only where needed
+            recent = fl.last_loss
             if progress and len(ts) % 20 == 0:
-                print(f"\r  t = {solver.t:.4g}  loss = {losses[-1]:.5f}  steps = {len(ts) - 1}",
+                print(f"\r  t = {solver.t:.4g}  loss = {recent:.5f}  steps = {len(ts) - 1}",
                       end="", file=sys.stderr, flush=True)
-            if t_max is None and t_stop is None and losses[-1] < target:
+            if t_max is None and t_stop is None and recent < target:
                 t_stop = margin * solver.t
             if t_max is None and t_stop is None and solver.status == "finished":
                 status, message = "not_emerged", f"loss still above 0.1 log N at t_limit = {t_limit:g}"
                 break
             if solver.status == "finished" or (t_max is None and t_stop is not None and solver.t >= t_stop):
-                status = "emerged" if losses[-1] < 0.5 * np.log(task.N) else "t_max"
+                status = "emerged" if fl.loss(solver.y) < 0.5 * np.log(task.N) else "t_max"
                 message = "loss fell below 0.1 log N" if t_max is None else f"reached t_max = {t_max:g}"
                 break
             if len(ts) > max_steps:
@@ -119,12 +121,14 @@ def solve(N: int = 64, *, K: int | None = None, L: int | None = None, flow: str 
         out[fl.idx] = fl.rhs(0.0, th[fl.idx])
         return out
     dense = _Dense(OdeSolution(t, pieces), fl) if pieces else None
-    loss = np.array(losses)
+    def loss_of_step(k):
+        return fl.loss(ys[k])
     if dense is not None:
-        emergence = emergence_times(t, theta, loss, lambda s: fl.loss(dense.free(s)), dense, task.N, fl.params)
+        emergence = emergence_times(t, theta, loss_of_step, lambda s: fl.loss(dense.free(s)), dense, task.N,
+                                    fl.params)
     else:
-        emergence = emergence_times(t, theta, loss, None, None, task.N, ())
-    return Result(t=t, theta=theta, loss=loss, _dtheta=dtheta, _derivative=derivative, task=task, flow=flow,
+        emergence = emergence_times(t, theta, loss_of_step, None, None, task.N, ())
+    return Result(t=t, theta=theta, _dtheta=dtheta, _derivative=derivative, task=task, flow=flow,
                   params=fl.params, emergence=emergence, order=emergence_order(emergence), stats=stats, status=status,
                   message=message, dense=dense)
 
