@@ -12,9 +12,10 @@ Public API (θ is a length-19 array in ``NAMES`` order)::
     solve(N=64, ...) -> Result       integrate a gradient flow, detect emergence (SPEC §5, §6)
     Result                           trajectory, emergence times, order, stats; save/load/plot
     reference                        the full-weight NumPy transformer (ground truth)
+    continuum                        the large-N limit of the 3-parameter flow (τ = t/N²)
 """
 
-from . import reference
+from . import continuum, reference
 from .result import Result
 from .reduced import grad, hessian, loss, loss_and_grad
 from .subspace import NAMES, gram_matrix, project, weights
@@ -22,4 +23,4 @@ from .solver import solve
 from .task import Task
 
 __all__ = ["Task", "NAMES", "loss", "grad", "hessian", "loss_and_grad", "weights", "project",
-           "gram_matrix", "reference", "solve", "Result"]
+           "gram_matrix", "reference", "continuum", "solve", "Result"]

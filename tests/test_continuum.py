@@ -1,0 +1,64 @@
+"""The large-N limit of the 3-parameter system (gradflow.continuum, derivations/asymptotics.md §3–§5)."""
+
+import numpy as np
+import pytest
+
+import gradflow as gf
+from gradflow import continuum
+
+A3, B2, G3 = (gf.NAMES.index(n) for n in ("alpha3", "beta2", "gamma3"))
+
+
+@pytest.mark.parametrize("N, L, a, b, g", [(6, 7, 0.4, 3.0, 5.0), (40, 80, 2.0, 60.0, 90.0),
+                                           (300, 301, 12.0, 500.0, 250.0), (64, 64, -1.0, 7.0, 2.0)])
+def test_query_losses_average_to_the_reduced_loss(N, L, a, b, g):
+    """The dense per-query form of SPEC §4 averages to gradflow.loss (relative 1e-12)."""
+    theta = np.zeros(19)
+    theta[[A3, B2, G3]] = a, b, g
+    q = continuum.query_losses(a, b, g, N, L)
+    assert q.shape == (N,) and np.all(q > -1e-12)          # a query's loss is never negative
+    assert abs(q.mean() - gf.loss(theta, gf.Task(N, L=L))) <= 1e-12 * q.mean()
+
+
+def test_limit_density_matches_exact_queries_at_large_N():
+    """At N = 1024, σ(α3) ≈ 1 and (G, B) = O(1), the exact per-query loss − ln N equals the limit
+    λ(x; G, B) up to the O(1/N) keys the limit drops (tolerance 0.02 for x ≥ 0.3)."""
+    N, G, B = 1024, 0.8, 1.2
+    q = continuum.query_losses(16.0, B * N, G * N, N) - np.log(N)
+    for x in (0.3, 0.5, 0.7, 0.9):
+        assert abs(q[int(x * N) - 1] - continuum.deficit_density(x, G, B)) < 0.02
+
+
+def test_large_G_B_asymptotics():
+    """λ(x) → ln(x⁴/(G B²)) and Λ + ln(G B²) → −4 (derivations/asymptotics.md §4)."""
+    G = B = 1e3
+    for x in (0.2, 0.5, 0.9):
+        assert abs(continuum.deficit_density(x, G, B) - np.log(x ** 4 / (G * B * B))) < 5e-3
+    assert abs(continuum.loss_model(1e4, 1e4, n_x=128) + np.log(1e12) + 4) < 1e-3
+
+
+def test_limit_flow_deficit_grows_like_three_halves_ln_tau():
+    """Along the N = ∞ flow the deficit gains (3/2) ln 10 per decade of τ at large τ (to 2 %), and
+    the constants solve (3/2) ln(K N^{1/3}) + DEFICIT_CONSTANT = ½ ln N."""
+    sol = continuum.limit_flow(np.sqrt(400.0), np.sqrt(800.0), 200.0, 2000.0, rtol=1e-5)
+    d0, d1 = (-continuum.loss_model(*sol.sol(t)) for t in (200.0, 2000.0))
+    assert d1 - d0 == pytest.approx(1.5 * np.log(10), rel=0.02)
+    N = 2.0 ** 40
+    tau = continuum.K_EMERGENCE * N ** (1 / 3)
+    assert 1.5 * np.log(tau) + continuum.DEFICIT_CONSTANT == pytest.approx(0.5 * np.log(N), rel=1e-12)
+
+
+def test_capped_model_stays_above_zero_loss():
+    """With the cap a query's loss is ≥ 0, so 𝓛 − ln N ≥ −ln N; without it Λ can go lower."""
+    G, B, N = 50.0, 80.0, 1e3
+    assert continuum.loss_model(G, B, N) >= -np.log(N)
+    assert continuum.loss_model(G, B) < -np.log(N)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="N"):
+        continuum.query_losses(0.0, 1.0, 1.0, 10 ** 5)
+    with pytest.raises(ValueError, match="G"):
+        continuum.loss_model(-1.0, 1.0)
+    with pytest.raises(ValueError, match="N is required"):
+        continuum.limit_flow(1.0, 1.0, 0.0, 1.0, stop_at_half_log_N=True)
