@@ -3,10 +3,11 @@
 In one run, side by side (``time.perf_counter``, medians of repeats):
 
 (a) ``solve(N, flow="weights")`` to emergence vs plain GD on the full reference transformer
-    (exact population gradient, W = 0 start) until its loss falls below ½ log N, with the step
-    η = T(N)/steps (``--gd-steps``, default 1000), which tracks the flow: the GD emergence time
-    is reported with its relative difference from the flow's. Also the projected GD time at
-    η = 1 (measured time per step × T(N) steps).
+    (exact population gradient, W = 0 start) until its loss falls below ½ log N, with steps
+    η = T(N)/k for k in ``--gd-k`` (default 500, 2000, 16000): the measured ratio of wall times
+    and GD's relative error in T, which is first order in η. From that law, the projected GD
+    time to match T to ``--accuracy`` (default 1e-6, a tolerance the solve meets; its own
+    error is measured too), and at η = 1.
 (b) the right-hand side (gradient), the Jacobian (Hessian) and ``solve`` against N;
 (c) ``python -m gradflow.derive`` (in-process generation);
 (d) cold (empty Numba cache: compilation) vs warm (cache on disk) vs hot (same process)
@@ -45,7 +46,24 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def gd_vs_solve(Ns, gd_steps, repeats):
+def gd_emergence(task, eta, max_steps):
+    """Plain GD on the full reference transformer from W = 0 until 𝓛 < ½ log N: its emergence
+    time (the loss interpolated linearly between the two steps around ½ log N), steps, seconds."""
+    level = 0.5 * np.log(task.N)
+    traj = reference.train(task, eta, max_steps, record_every=1, stop_loss=level)
+    k = int(np.argmax(traj.loss < level))
+    if traj.loss[k] >= level:
+        raise RuntimeError(f"GD did not reach ½ log N in {max_steps} steps at eta = {eta:g}")
+    l0, l1 = traj.loss[k - 1], traj.loss[k]
+    return eta * (k - 1 + (l0 - level) / (l0 - l1)), int(traj.steps[-1]), traj.seconds
+
+
+def gd_vs_solve(Ns, ks, repeats, accuracy):
+    """(a): for each N, the weight-flow solve against GD with η = T/k for every k in ``ks``.
+
+    GD's relative error in T is first order in η (SPEC §7), e(k) ≈ c/k; c is fitted to the
+    runs and gives the steps GD needs to match T to ``accuracy`` (projected time = steps × the
+    measured seconds per step). The solve's own error is measured against rtol 1e-12."""
     rows = []
     for N in Ns:
         task = gf.Task(N)
@@ -53,20 +71,26 @@ def gd_vs_solve(Ns, gd_steps, repeats):
         r = solve()
         t_solve = median_time(solve, repeats)
         T = r.emergence["T"]
-        eta = T / gd_steps
-        log(f"(a) N={N}: solve {t_solve:.3f} s, T={T:.6g}; GD with eta={eta:.4g} ...")
-        traj = reference.train(task, eta, 10 * gd_steps, record_every=1, stop_loss=0.5 * np.log(N))
-        # GD emergence time: linear interpolation of the loss between the two steps around ½ log N
-        k = int(np.argmax(traj.loss < 0.5 * np.log(N)))
-        l0, l1 = traj.loss[k - 1], traj.loss[k]
-        T_gd = eta * (k - 1 + (l0 - 0.5 * np.log(N)) / (l0 - l1))
-        per_step = traj.seconds / len(traj.steps)
-        rows.append({"N": N, "T_flow": T, "solve_seconds": t_solve, "eta": eta, "gd_steps": int(traj.steps[-1]),
-                     "gd_seconds": traj.seconds, "T_gd": T_gd, "T_gd_rel_diff": (T_gd - T) / T,
-                     "ratio": traj.seconds / t_solve, "gd_seconds_per_step": per_step,
-                     "gd_seconds_eta1_projected": per_step * T, "ratio_eta1_projected": per_step * T / t_solve})
-        log(f"    GD {traj.seconds:.1f} s ({traj.steps[-1]} steps), T_GD/T - 1 = {(T_gd - T) / T:+.2e}, "
-            f"ratio {traj.seconds / t_solve:.0f}x; eta=1 projected {per_step * T / t_solve:.3g}x")
+        T_ref = gf.solve(N, flow="weights", method="LSODA", rtol=1e-12, atol=1e-14).emergence["T"]
+        runs = []
+        for k in ks:
+            log(f"(a) N={N}: solve {t_solve:.3f} s, T={T:.6g}; GD with eta = T/{k} ...")
+            T_gd, steps, seconds = gd_emergence(task, T / k, 3 * k)
+            runs.append({"k": k, "eta": T / k, "steps": steps, "seconds": seconds, "T_gd": T_gd,
+                         "rel_err": T_gd / T - 1, "ratio": seconds / t_solve})
+            log(f"    {steps} steps, {seconds:.1f} s, T_GD/T - 1 = {T_gd / T - 1:+.2e}, ratio {seconds / t_solve:.0f}x")
+        kk = np.array(ks, float)
+        err = np.array([x["rel_err"] for x in runs])
+        c = float(np.sum(err / kk) / np.sum(kk ** -2.0))          # least squares of e(k) = c/k
+        per_step = sum(x["seconds"] for x in runs) / sum(x["steps"] for x in runs)
+        k_eq = abs(c) / accuracy
+        rows.append({"N": N, "T_flow": T, "solve_seconds": t_solve, "solve_rel_err": abs(T / T_ref - 1),
+                     "gd": runs, "err_times_k": (err * kk).tolist(), "c": c, "gd_seconds_per_step": per_step,
+                     "accuracy": accuracy, "steps_for_accuracy": k_eq,
+                     "ratio_for_accuracy_projected": k_eq * per_step / t_solve,
+                     "ratio_eta1_projected": per_step * T / t_solve})
+        log(f"    e(k)·k = {', '.join(f'{v:.3g}' for v in err * kk)}; {k_eq:.3g} steps for {accuracy:g}: "
+            f"projected ratio {k_eq * per_step / t_solve:.3g}x")
     return rows
 
 
@@ -130,13 +154,21 @@ def cold_warm():
 
 def report(data) -> str:
     a = data["gd_vs_solve"]
-    lines = ["(a) solve(flow='weights', LSODA) to emergence vs reference GD to loss < ½ log N",
-             "| N | T(N) flow | solve s | GD η | GD steps | GD s | T_GD/T − 1 | ratio | ratio at η = 1 (projected) |",
+    lines = ["(a) solve(flow='weights', LSODA) to emergence vs reference GD (η = T/k) to loss < ½ log N",
+             "| N | T(N) flow | solve s | solve error | k | GD steps | GD s | T_GD/T − 1 | ratio (measured) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in a:
-        lines.append(f"| {r['N']} | {r['T_flow']:.6g} | {r['solve_seconds']:.3f} | {r['eta']:.4g} | {r['gd_steps']} | "
-                     f"{r['gd_seconds']:.1f} | {r['T_gd_rel_diff']:+.1e} | {r['ratio']:.0f}× | "
-                     f"{r['ratio_eta1_projected']:.3g}× |")
+        for x in r["gd"]:
+            lines.append(f"| {r['N']} | {r['T_flow']:.6g} | {r['solve_seconds']:.3f} | {r['solve_rel_err']:.1e} | "
+                         f"{x['k']} | {x['steps']} | {x['seconds']:.1f} | {x['rel_err']:+.2e} | {x['ratio']:.0f}× |")
+    lines += ["", "GD's error in T is first order in η: e(k)·k is constant; projected GD time to match T to "
+              f"{a[0]['accuracy']:g} = c/{a[0]['accuracy']:g} steps × measured seconds per step",
+              "| N | e(k)·k | c | GD s per step | steps for that accuracy | ratio (projected) | ratio at η = 1 (projected) |",
+              "|---:|---|---:|---:|---:|---:|---:|"]
+    for r in a:
+        lines.append(f"| {r['N']} | {', '.join(f'{v:.3g}' for v in r['err_times_k'])} | {r['c']:.3g} | "
+                     f"{r['gd_seconds_per_step'] * 1e3:.2f} ms | {r['steps_for_accuracy']:.3g} | "
+                     f"{r['ratio_for_accuracy_projected']:.3g}× | {r['ratio_eta1_projected']:.3g}× |")
     lines += ["", "(b) cost against N (θ-flow; gradient and Hessian at a random θ)",
               "| N | grad ms | Hessian ms | solve LSODA s (nfev) | solve Radau s (nfev, njev) |",
               "|---:|---:|---:|---:|---:|"]
@@ -146,9 +178,9 @@ def report(data) -> str:
         lines.append(f"| {r['N']} | {r['grad_seconds'] * 1e3:.3f} | {r['hessian_seconds'] * 1e3:.1f} | {s1} | {s2} |")
     g = data["cost_vs_N"]
     Ns = np.array([r["N"] for r in g], float)
-    big = Ns >= 256
-    slope = np.polyfit(np.log(Ns[big]), np.log([r["grad_seconds"] for r in g if r["N"] >= 256]), 1)[0]
-    lines += ["", f"gradient cost exponent for N >= 256: {slope:.2f}",
+    big = Ns >= min(256, Ns.max() / 4)
+    slope = np.polyfit(np.log(Ns[big]), np.log([r["grad_seconds"] for r, b in zip(g, big) if b]), 1)[0]
+    lines += ["", f"gradient cost exponent for N >= {Ns[big].min():g}: {slope:.2f}",
               "", f"(c) python -m gradflow.derive (in-process generate): {data['derive_seconds']:.2f} s (median)",
               "", "(d) solve(N=64) in fresh processes: cold (empty Numba cache), warm (cache on disk), hot (second call)",
               "| flow | method | cold s | warm s | hot s | steps | nfev | njev | nlu | T(64) |",
@@ -162,7 +194,10 @@ def report(data) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--gd-N", type=int, nargs="+", default=[8, 16, 32, 64])
-    p.add_argument("--gd-steps", type=int, default=1000, help="GD steps to the flow's emergence time")
+    p.add_argument("--gd-k", type=int, nargs="+", default=[500, 2000, 16000],
+                   help="GD runs with step eta = T(N)/k, for each k")
+    p.add_argument("--accuracy", type=float, default=1e-6,
+                   help="relative accuracy in T at which GD's cost is projected")
     p.add_argument("--cost-N-max", type=int, default=4096)
     p.add_argument("--solve-N-max", type=int, default=2048, help="largest N for the LSODA solve timings of (b)")
     p.add_argument("--radau-N-max", type=int, default=512, help="largest N for the Radau solve timings of (b)")
@@ -173,14 +208,14 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     gf.solve(8)                                                       # compile (or load) once
     start = time.perf_counter()
-    data = {"gd_vs_solve": gd_vs_solve(args.gd_N, args.gd_steps, 3)}
+    data = {"gd_vs_solve": gd_vs_solve(args.gd_N, args.gd_k, args.repeats, args.accuracy)}
     Ns = [2 ** k for k in range(4, int(np.log2(args.cost_N_max)) + 1)]
     data["cost_vs_N"] = cost_vs_N(Ns, args.solve_N_max, args.radau_N_max, args.repeats)
     data["derive_seconds"] = median_time(derive.generate, 3)
     log(f"(c) derive {data['derive_seconds']:.2f} s")
     data["cold_warm"] = [] if args.skip_cold else cold_warm()
     data["meta"] = {"total_seconds": time.perf_counter() - start, "date": time.strftime("%Y-%m-%d"),
-                    "gd_steps": args.gd_steps}
+                    "gd_k": args.gd_k, "accuracy": args.accuracy}
     (args.out / "speed.json").write_text(json.dumps(data, indent=1))
     text = report(data)
     (args.out / "speed.md").write_text(text + "\n")
