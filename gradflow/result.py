@@ -95,7 +95,8 @@ class Result:
                 lines.append(f"  t_{name}(0.1) = {e['t_p'][name]['0.1']:.6g}   "
                              f"t_{name}(1) = {e['t_p'][name]['1']:.6g}")
         s = self.stats
-        lines.append(f"loss at t = {self.t[-1]:.6g}: {self.loss[-1]:.6g} (log N = {np.log(self.task.N):.6g}); "
+        final = self._loss[-1] if self._loss is not None else reduced_loss(self.theta[-1], self.task)
+        lines.append(f"loss at t = {self.t[-1]:.6g}: {final:.6g} (log N = {np.log(self.task.N):.6g}); "
                      f"{s['method']}: {s['n_steps']} steps, nfev {s['nfev']}, njev {s['njev']}, "
                      f"nlu {s['nlu']}, {s['wall_seconds']:.3g} s")
         return "\n".join(lines)
