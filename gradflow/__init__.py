@@ -1,26 +1,47 @@
-"""gradflow: exact gradient flow of induction-head emergence in a small transformer.
+"""gradflow: exact gradient flow of induction-head emergence in small transformers.
 
-Public API (θ is a length-19 array in ``NAMES`` order)::
+The core (a system-independent solver, emergence criteria, Result, plot, CLI, code generator)::
 
-    Task(N, K=None, L=None)          the task of SPEC §1 (defaults K = N, L = N + 1)
-    NAMES                            the 19 pseudo-parameters (alpha1 … gamma3)
-    loss(θ, task), grad(θ, task), hessian(θ, task)
-                                     exact reduced population loss and its derivatives
-    weights(θ, task) -> (W1, W2, W3) dense weights of the full transformer
-    project(W, task) -> (θ, off)     back to θ, with the relative off-subspace norm
-    gram_matrix(task)                G = Bᵀ B, the metric of the weight flow
-    solve(N=64, ...) -> Result       integrate a gradient flow, detect emergence (SPEC §5, §6)
+    solve(N=64, system="tokens", ...) -> Result   integrate a gradient flow, locate emergence
     Result                           trajectory, emergence times, order, stats; save/load/plot
-    reference                        the full-weight NumPy transformer (ground truth)
-    continuum                        the large-N limit of the 3-parameter flow (τ = t/N²)
+    LossBelow, ParamReaches, Crosses emergence criteria (gradflow.criteria)
+    System, available(), register()  the system contract and registry (gradflow.system)
+
+Systems (one subpackage each under gradflow.systems, imported on first use):
+
+    tokens   one-hot tokens, cross-entropy, no positions (SPEC.md; gradflow's own variant)
+
+The tokens system's API stays available here (θ is a length-19 array in ``NAMES`` order)::
+
+    Task(N, K=None, L=None), NAMES, loss(θ, task), grad, hessian, loss_and_grad,
+    weights(θ, task), project(W, task), gram_matrix(task), reference, continuum
 """
 
-from . import continuum, reference
-from .result import Result
-from .reduced import grad, hessian, loss, loss_and_grad
-from .subspace import NAMES, gram_matrix, project, weights
-from .solver import solve
-from .task import Task
+from __future__ import annotations
 
-__all__ = ["Task", "NAMES", "loss", "grad", "hessian", "loss_and_grad", "weights", "project",
-           "gram_matrix", "reference", "continuum", "solve", "Result"]
+import importlib
+
+from .criteria import Crosses, LossBelow, ParamReaches
+from .result import Result
+from .solver import METHODS, solve
+from .system import System, available, register
+
+__version__ = "0.2.0"
+
+#: names served lazily from the tokens system (imported only when first used)
+_TOKENS = {"Task": ".task", "NAMES": ".subspace", "gram_matrix": ".subspace", "weights": ".subspace",
+           "project": ".subspace", "loss": ".reduced", "grad": ".reduced", "hessian": ".reduced",
+           "loss_and_grad": ".reduced", "reference": "", "continuum": ""}
+
+
+def __getattr__(name):
+    if name in _TOKENS:
+        where = _TOKENS[name]
+        if where:
+            return getattr(importlib.import_module(where, "gradflow.systems.tokens"), name)
+        return importlib.import_module(f".{name}", "gradflow.systems.tokens")
+    raise AttributeError(f"module 'gradflow' has no attribute {name!r}")
+
+
+__all__ = ["solve", "Result", "METHODS", "LossBelow", "ParamReaches", "Crosses", "System",
+           "available", "register", *_TOKENS]

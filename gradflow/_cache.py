@@ -1,10 +1,10 @@
-"""Keep Numba's on-disk cache consistent with the generated kernels.
+"""Keep Numba's on-disk cache consistent with generated kernels.
 
 Numba invalidates a cached function when *its own* source file changes, not when a function it
-calls changes. The reduction in ``reduced.py`` inlines the generated kernels, so after
-``python -m gradflow.derive`` rewrites ``_kernels.py`` its cached machine code would be stale.
-``ensure_fresh`` keeps a digest of the compiled sources next to the cache and drops the
-package's cache files when the digest changes.
+calls changes. A system's reduction inlines its generated kernels, so after
+``python -m gradflow.derive`` rewrites them the cached machine code would be stale.
+:func:`ensure_fresh` keeps a digest of the compiled sources next to the cache and drops that
+folder's cache files when the digest changes.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
-SOURCES = ("_kernels.py", "reduced.py")
 
-
-def ensure_fresh() -> None:
-    digest = hashlib.sha256(b"".join((PACKAGE / name).read_bytes() for name in SOURCES)).hexdigest()
-    cache = PACKAGE / "__pycache__"
+def ensure_fresh(folder, sources) -> None:
+    """Drop the Numba cache files of ``folder`` unless the digest of ``sources`` (file names in
+    ``folder``) matches the one stored with them."""
+    folder = Path(folder)
+    digest = hashlib.sha256(b"".join((folder / name).read_bytes() for name in sources)).hexdigest()
+    cache = folder / "__pycache__"
     stamp = cache / "numba-sources.sha256"
     try:
         if stamp.read_text() == digest:

@@ -1,6 +1,8 @@
-"""Command line: ``python -m gradflow {solve,check,train,derive} …``.
+"""Command line: ``python -m gradflow {solve,check,train,derive} [--system NAME] …``.
 
-Bad arguments print one line on stderr and exit with status 2.
+Every option of a system's sizes comes from its ``sizes_spec``; ``--help`` lists each option's
+meaning and default. Bad arguments print one line on stderr and exit with status 2, before any
+long work starts.
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
+from . import system as systems
+from .flows import FLOWS
+
+COMMANDS = ("solve", "check", "train", "derive")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -17,99 +22,158 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _add_task_args(p, N_default):
-    p.add_argument("--N", type=int, default=N_default, help="number of item-label pairs")
-    p.add_argument("--K", type=int, default=None, help="number of items (default N)")
-    p.add_argument("--L", type=int, default=None, help="number of labels (default N+1)")
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    pass
 
 
-def _cmd_train(args):
-    from . import reference
-    from .task import Task
-    task = Task(args.N, args.K, args.L)
-    traj = reference.train(task, args.eta, args.steps, record_every=args.every, progress=True)
-    print(f"reference GD on {task.as_dict()}, eta={args.eta}, {traj.seconds:.2f} s")
+def _add_system_args(p, cls, overrides=None):
+    p.add_argument("--system", choices=systems.available(), default=cls.name,
+                   help="which system to solve")
+    for s in cls.sizes_spec:
+        default = (overrides or {}).get(s.name, s.default)
+        p.add_argument(f"--{s.name}", type=int, default=default, help=s.help)
+
+
+def _make_system(args, cls):
+    return cls(**{s.name: getattr(args, s.name) for s in cls.sizes_spec})
+
+
+def _assignments(text):
+    """``"gamma3=0.1,beta2=0.2"`` -> {"gamma3": 0.1, "beta2": 0.2}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise argparse.ArgumentTypeError(f"expected NAME=VALUE pairs separated by commas, got {part!r}")
+    if not out:
+        raise argparse.ArgumentTypeError("expected NAME=VALUE pairs separated by commas")
+    return out
+
+
+def _params(text):
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated parameter names")
+    return names
+
+
+def _cmd_solve(args, cls):
+    import numpy as np
+    from .result import check_output_path
+    from .solver import solve
+    sys_ = _make_system(args, cls)
+    out = check_output_path(args.out, ".npz") if args.out else None
+    plot = check_output_path(args.plot) if args.plot else None
+    theta0 = None
+    if args.theta0:
+        theta0 = np.zeros(len(sys_.names))
+        for name, value in args.theta0.items():
+            if name not in sys_.names:
+                raise ValueError(f"unknown parameter {name!r} in --theta0; allowed: {', '.join(sys_.names)}")
+            theta0[sys_.names.index(name)] = value
+    result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, t_max=args.t_max,
+                   method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet)
+    print(result.summary())
+    if out:
+        print(f"saved {result.save(out)}")
+    if plot and len(result.t) > 1:
+        result.plot(plot)
+        print(f"plotted {plot}")
+    elif plot:
+        print(f"not plotted: nothing was integrated ({result.status})")
+    return 0 if result.success else 1
+
+
+def _cmd_check(args, cls):
+    sys_ = _make_system(args, cls)
+    report = sys_.check(eta=args.eta, t_end=args.t_end, n_times=args.n_times,
+                        refinements=args.refinements, progress=not args.quiet)
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def _cmd_train(args, cls):
+    sys_ = _make_system(args, cls)
+    traj = sys_.train(args.eta, args.steps, args.every)
+    print(f"reference GD on {sys_.describe()}, eta={args.eta}, {traj.seconds:.2f} s")
     print("   step        t       loss")
     for s, t, l in zip(traj.steps, traj.t, traj.loss):
         print(f"{s:7d} {t:8.1f} {l:10.6f}")
     return 0
 
 
-def _params(text):
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated pseudo-parameter names")
-    return names
-
-
-def _cmd_solve(args):
-    from .solver import solve
-    result = solve(args.N, K=args.K, L=args.L, flow=args.flow, params=args.params, t_max=args.t_max,
-                   method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet)
-    print(result.summary())
-    if args.out:
-        print(f"saved {result.save(args.out)}")
-    if args.plot:
-        result.plot(args.plot)
-        print(f"plotted {args.plot}")
-    return 0 if result.success else 1
-
-
-def _cmd_check(args):
-    from .check import check
-    report = check(args.N, args.K, args.L, eta=args.eta, t_end=args.t_end, n_times=args.n_times,
-                   refinements=args.refinements, progress=not args.quiet)
-    print(report.summary())
-    return 0 if report.passed else 1
-
-
-def _cmd_derive(args):
+def _cmd_derive(args, cls):
     from .derive import main as derive_main
     return derive_main(["--check"] if args.check else [])
 
 
-def build_parser():
+def build_parser(system: str = systems.DEFAULT_SYSTEM):
+    """The parser with the size options of ``system``."""
+    from .solver import METHODS
+    cls = systems.get(system)
     p = _Parser(prog="python -m gradflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    s = sub.add_parser("solve", help="solve the gradient flow and report emergence")
-    _add_task_args(s, 64)
-    s.add_argument("--flow", choices=("theta", "weights"), default="theta")
+    s = sub.add_parser("solve", help="solve the gradient flow and report emergence", formatter_class=_Help)
+    _add_system_args(s, cls)
+    s.add_argument("--flow", choices=FLOWS, default="theta",
+                   help="theta: dθ/dt = -∇L; weights: dθ/dt = -G⁻¹∇L (GD on the full weights)")
     s.add_argument("--params", type=_params, default=None,
-                   help="comma-separated free pseudo-parameters, e.g. alpha3,beta2,gamma3 (default all 19)")
+                   help="comma-separated free parameters, e.g. alpha3,beta2,gamma3 (default: all)")
+    s.add_argument("--theta0", type=_assignments, default=None,
+                   help="start, as NAME=VALUE pairs, e.g. gamma3=0.1 (the rest 0; default: all 0)")
     s.add_argument("--t-max", type=float, default=None, help="end time (default: until emergence)")
-    s.add_argument("--method", choices=("Radau", "BDF", "LSODA"), default="Radau")
-    s.add_argument("--rtol", type=float, default=1e-8)
-    s.add_argument("--atol", type=float, default=1e-10)
+    s.add_argument("--method", choices=tuple(METHODS), default="Radau", help="SciPy integrator")
+    s.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance of the integrator")
+    s.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance of the integrator")
     s.add_argument("--plot", metavar="FILE", help="save the figure (PNG, PDF, SVG)")
     s.add_argument("--out", metavar="FILE", help="save the result (.npz)")
     s.add_argument("--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_cmd_solve)
-    c = sub.add_parser("check", help="compare the weight flow with GD on the reference transformer")
-    _add_task_args(c, 8)
+    c = sub.add_parser("check", help="compare the weight flow with GD on the full-weight reference",
+                       formatter_class=_Help)
+    _add_system_args(c, cls, getattr(cls, "check_sizes", None))
     c.add_argument("--eta", type=float, default=1.0, help="largest GD step")
     c.add_argument("--t-end", type=float, default=None, help="end time (default: emergence time T)")
     c.add_argument("--n-times", type=int, default=40, help="number of compared times")
     c.add_argument("--refinements", type=int, default=3, help="steps eta, eta/2, ...")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_check)
-    d = sub.add_parser("derive", help="regenerate the kernels and closed forms (python -m gradflow.derive)")
+    d = sub.add_parser("derive", help="regenerate the kernels and closed forms (python -m gradflow.derive)",
+                       formatter_class=_Help)
     d.add_argument("--check", action="store_true", help="exit 1 if the committed files are stale")
     d.set_defaults(func=_cmd_derive)
-    t = sub.add_parser("train", help="train the reference transformer with exact GD")
-    _add_task_args(t, 4)
+    t = sub.add_parser("train", help="train the full-weight reference with exact GD", formatter_class=_Help)
+    _add_system_args(t, cls, getattr(cls, "train_sizes", None))
     t.add_argument("--eta", type=float, default=1.0, help="step size")
-    t.add_argument("--steps", type=int, default=2000)
+    t.add_argument("--steps", type=int, default=2000, help="number of GD steps")
     t.add_argument("--every", type=int, default=200, help="record every this many steps")
     t.set_defaults(func=_cmd_train)
     return p
 
 
+def _system_name(argv) -> str:
+    """The value of ``--system`` in ``argv`` (the default when absent or unknown: the parser
+    then reports an unknown name with the allowed choices)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--system", default=systems.DEFAULT_SYSTEM)
+    name = pre.parse_known_args(argv)[0].system
+    return name if name in systems.available() else systems.DEFAULT_SYSTEM
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_system_name(argv))
     args = parser.parse_args(argv)
+    cls = systems.get(getattr(args, "system", systems.DEFAULT_SYSTEM))
+    if args.command in ("check", "train") and getattr(cls, args.command, None) is None:
+        parser.error(f"system {cls.name!r} has no {args.command} command")
     try:
-        return args.func(args)
-    except ValueError as exc:
+        return args.func(args, cls)
+    except (ValueError, OSError) as exc:
         parser.error(str(exc))
 
 

@@ -13,7 +13,7 @@ In one run, side by side (``time.perf_counter``, medians of repeats):
 (d) cold (empty Numba cache: compilation) vs warm (cache on disk) vs hot (same process)
     ``solve(N=64)`` for each method and flow, in fresh processes.
 
-Writes ``<out>/speed.json`` and ``<out>/speed.md``. Run: ``python benchmarks/speed.py``.
+Writes ``<out>/speed.json`` and ``<out>/speed.md``. Run: ``python benchmarks/tokens/speed.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 import gradflow as gf
-from gradflow import derive, reference
+from gradflow import derive
+from gradflow.systems.tokens import reference
 
 
 def median_time(fn, repeats):
@@ -67,11 +68,11 @@ def gd_vs_solve(Ns, ks, repeats, accuracy):
     rows = []
     for N in Ns:
         task = gf.Task(N)
-        solve = lambda: gf.solve(N, flow="weights", method="LSODA")      # noqa: E731
+        solve = lambda: gf.solve(N, system="tokens", flow="weights", method="LSODA")      # noqa: E731
         r = solve()
         t_solve = median_time(solve, repeats)
         T = r.emergence["T"]
-        T_ref = gf.solve(N, flow="weights", method="LSODA", rtol=1e-12, atol=1e-14).emergence["T"]
+        T_ref = gf.solve(N, system="tokens", flow="weights", method="LSODA", rtol=1e-12, atol=1e-14).emergence["T"]
         runs = []
         for k in ks:
             log(f"(a) N={N}: solve {t_solve:.3f} s, T={T:.6g}; GD with eta = T/{k} ...")
@@ -104,11 +105,11 @@ def cost_vs_N(Ns, solve_max, radau_max, repeats):
         t_hess = median_time(lambda: gf.hessian(theta, task), max(1, repeats // 2) if N <= 1024 else 1)
         row = {"N": N, "grad_seconds": t_grad, "hessian_seconds": t_hess}
         if N <= solve_max:
-            r = gf.solve(N, method="LSODA")
+            r = gf.solve(N, system="tokens", method="LSODA")
             row.update(solve_seconds=r.stats["wall_seconds"], nfev=r.stats["nfev"], n_steps=r.stats["n_steps"],
                        T=r.emergence["T"])
         if N <= radau_max:
-            rr = gf.solve(N, method="Radau")
+            rr = gf.solve(N, system="tokens", method="Radau")
             row.update(solve_seconds_radau=rr.stats["wall_seconds"], nfev_radau=rr.stats["nfev"],
                        njev_radau=rr.stats["njev"])
         rows.append(row)
@@ -123,9 +124,9 @@ import json, time
 t0 = time.perf_counter()
 import gradflow as gf
 t1 = time.perf_counter()
-r = gf.solve(64, flow="{flow}", method="{method}")
+r = gf.solve(64, system="tokens", flow="{flow}", method="{method}")
 t2 = time.perf_counter()
-r2 = gf.solve(64, flow="{flow}", method="{method}")
+r2 = gf.solve(64, system="tokens", flow="{flow}", method="{method}")
 t3 = time.perf_counter()
 print(json.dumps({{"import": t1 - t0, "first_solve": t2 - t1, "second_solve": t3 - t2,
                   "nfev": r.stats["nfev"], "njev": r.stats["njev"], "nlu": r.stats["nlu"],
@@ -203,7 +204,7 @@ def main(argv=None):
     p.add_argument("--radau-N-max", type=int, default=512, help="largest N for the Radau solve timings of (b)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--skip-cold", action="store_true", help="skip (d), which compiles six times")
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "tokens")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     gf.solve(8)                                                       # compile (or load) once

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .symmetry import invariance_defect, orbit_average
-from .task import Task, check_int, check_positive
+from ..._validate import check_int, check_positive
+from .task import Task
 
 #: Largest relative invariance defect accepted by ``method="symmetric"``.
 INVARIANCE_TOL = 1e-12

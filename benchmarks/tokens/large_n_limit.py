@@ -1,5 +1,5 @@
 """The large-N limit of the 3-parameter θ-flow, checked against the exact flow, and what it
-predicts for T(N) beyond the N we can solve (derivations/asymptotics.md §3–§5).
+predicts for T(N) beyond the N we can solve (derivations/tokens/asymptotics.md §3–§5).
 
 1. per-query losses: exact (SPEC §4) against the limit density λ(x; G, B), on the exact
    trajectories at N = 512, 1024, 2048 (τ = t/N², G = γ3/N, B = β2/N);
@@ -12,7 +12,7 @@ predicts for T(N) beyond the N we can solve (derivations/asymptotics.md §3–§
    N = 2^16 … 2^60, against the asymptotic law K·N^{1/3}.
 
 Reads ``<out>/scaling.json`` and ``<out>/asymptotics.json`` (measured T/N²); writes
-``<out>/large_n_limit.json``, ``.md`` and ``.png``. Run: ``python benchmarks/large_n_limit.py``.
+``<out>/large_n_limit.json``, ``.md`` and ``.png``. Run: ``python benchmarks/tokens/large_n_limit.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import gradflow as gf
-from gradflow import continuum
+from gradflow.systems.tokens import continuum
 
 P3 = ("alpha3", "beta2", "gamma3")
 A3, B2, G3 = (gf.NAMES.index(n) for n in P3)
@@ -40,7 +40,7 @@ def log(msg):
 
 def exact_states(N, rtol):
     """(τ, G, B, α3, 𝓛 − ln N) on the exact 3-parameter θ-flow at the times TAUS."""
-    r = gf.solve(N, params=P3, method="LSODA", rtol=rtol)
+    r = gf.solve(N, system="tokens", params=P3, method="LSODA", rtol=rtol)
     out = {}
     for tau in TAUS:
         th = r.theta_at(tau * N * N)
@@ -51,7 +51,7 @@ def exact_states(N, rtol):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "tokens")
     p.add_argument("--rtol", type=float, default=1e-7)
     args = p.parse_args(argv)
     start = time.perf_counter()

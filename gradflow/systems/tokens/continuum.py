@@ -25,7 +25,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.special import expit, logsumexp
 
-from .task import check_int, check_positive
+from ..._validate import check_int, check_positive
 
 #: ln N − 𝓛 = (3/2) ln τ + DEFICIT_CONSTANT + o(1) along the N = ∞ flow: ln(4√2) + 4.
 DEFICIT_CONSTANT = float(np.log(4 * np.sqrt(2)) + 4)

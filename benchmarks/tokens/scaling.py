@@ -10,7 +10,7 @@ L = 2N (K = N), N = 4, 8, …, --n-max, and writes
 * ``<out>/takeover_L2N.png``: the L = 2N trajectories at N = 64 (the pseudo-parameters that
   take over before the induction head).
 
-Run: ``python benchmarks/scaling.py [--n-max 2048] [--out benchmarks/results]``.
+Run: ``python benchmarks/tokens/scaling.py [--n-max 2048] [--out benchmarks/results/tokens]``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def run(n_max, method, rtol, atol, out: Path):
                 for system, params in SYSTEMS.items():
                     # give up at 1000× the natural time scale: N² (θ-flow) or N³ (weight flow)
                     limit = 1e3 * N ** (2 if flow == "theta" else 3)
-                    r = gf.solve(N, L=Lf(N), flow=flow, params=params, method=method, rtol=rtol, atol=atol,
+                    r = gf.solve(N, system="tokens", L=Lf(N), flow=flow, params=params, method=method, rtol=rtol, atol=atol,
                                  t_limit=limit)
                     done += 1
                     e = r.emergence
@@ -112,7 +112,7 @@ def tolerance_check(runs, method, rtol, atol, Ns):
     changes = []
     for x in runs:
         if x["N"] in Ns and x["status"] == "emerged":
-            r = gf.solve(x["N"], L=x["L"], flow=x["flow"], params=SYSTEMS[x["system"]], method=method,
+            r = gf.solve(x["N"], system="tokens", L=x["L"], flow=x["flow"], params=SYSTEMS[x["system"]], method=method,
                          rtol=rtol / 10, atol=atol / 10)
             changes.append(abs(r.emergence["T"] / x["T"] - 1))
     print(f"tolerance check: {len(changes)} solves at rtol/10 change T by at most {max(changes):.2e}",
@@ -200,8 +200,8 @@ def takeover_figure(out: Path, N=64):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    full = gf.solve(N, L=2 * N)
-    three = gf.solve(N, L=2 * N, params=SYSTEMS["3"])
+    full = gf.solve(N, system="tokens", L=2 * N)
+    three = gf.solve(N, system="tokens", L=2 * N, params=SYSTEMS["3"])
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     big = [k for k in range(19) if np.max(np.abs(full.theta[:, k])) > 1.0]
     colours = plt.cm.tab20(np.linspace(0, 1, len(big)))
@@ -239,7 +239,7 @@ def main(argv=None):
     p.add_argument("--method", default="LSODA", choices=("Radau", "BDF", "LSODA"))
     p.add_argument("--rtol", type=float, default=1e-6)
     p.add_argument("--atol", type=float, default=1e-10)
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "tokens")
     p.add_argument("--figures-only", action="store_true", help="redraw the figures from <out>/scaling.json")
     args = p.parse_args(argv)
     if args.figures_only:

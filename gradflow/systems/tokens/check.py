@@ -16,9 +16,10 @@ import numpy as np
 
 from . import reference
 from .reduced import loss as reduced_loss
-from .solver import solve
+from ...solver import solve
 from .subspace import project
-from .task import Task, check_int, check_positive
+from ..._validate import check_int, check_positive
+from .task import Task
 
 #: SPEC §7: largest relative off-subspace norm of a GD iterate.
 OFF_SUBSPACE_TOL = 1e-9
@@ -86,7 +87,7 @@ def check(N: int = 8, K: int | None = None, L: int | None = None, *, eta: float 
     n_times = check_int("n_times", n_times, 1)
     refinements = check_int("refinements", refinements, 2)
     if t_end is None:
-        T = solve(task.N, K=task.K, L=task.L, flow="weights").emergence["T"]
+        T = solve(system="tokens", N=task.N, K=task.K, L=task.L, flow="weights").emergence["T"]
         if not np.isfinite(T):
             raise ValueError("the weight flow does not emerge for this task; pass t_end")
         t_end = T
@@ -94,7 +95,8 @@ def check(N: int = 8, K: int | None = None, L: int | None = None, *, eta: float 
     every = max(1, int(np.ceil(t_end / (n_times * eta))))      # coarse steps between records
     steps = every * n_times
     t = np.arange(n_times + 1) * every * eta
-    ode = solve(task.N, K=task.K, L=task.L, flow="weights", t_max=t[-1], rtol=1e-11, atol=1e-13)
+    ode = solve(system="tokens", N=task.N, K=task.K, L=task.L, flow="weights", t_max=t[-1], rtol=1e-11,
+                atol=1e-13)
     theta_ode = ode.theta_at(t)
     report = CheckReport(task, t, [], theta_ode, np.array([reduced_loss(th, task) for th in theta_ode]),
                          [], [])

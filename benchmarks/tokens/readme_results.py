@@ -1,6 +1,6 @@
 """Render the README's "Results" block from the JSON the benchmarks wrote.
 
-``python benchmarks/readme_results.py --write`` replaces the text between the markers
+``python benchmarks/tokens/readme_results.py --write`` replaces the text between the markers
 ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md; without ``--write`` it
 prints the block. tests/test_readme.py fails when the README and the JSON disagree.
 """
@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results" / "tokens"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -28,7 +28,7 @@ def render(results: Path = RESULTS) -> str:
     keys = [f"{f}/{s}/L={r}" for f, s, r in cols]
     m = sc["meta"]
     out = [START, "",
-           f"Measured on this 2-core machine by `python benchmarks/scaling.py` ({m['method']}, rtol {m['rtol']:g}, "
+           f"Measured on this 2-core machine by `python benchmarks/tokens/scaling.py` ({m['method']}, rtol {m['rtol']:g}, "
            f"atol {m['atol']:g}; all {len(sc['runs'])} solves took {m['total_seconds']:.0f} s; re-solving the "
            f"{sc['tolerance_check']['n_solves']} emerged runs at N = "
            f"{', '.join(str(n) for n in sc['tolerance_check']['N'])} with rtol/10 changes T by at most "
@@ -54,8 +54,8 @@ def render(results: Path = RESULTS) -> str:
                    f"{_f(fit['p_log'], '.3f')} |")
     heur = an[keys[0]]["heuristic_slope"][-1]
     out += ["", f"For comparison, T ∝ N²/√(ln N) would have local slope 2 − 1/(2 ln N) = {heur:.3f} at the last "
-            "midpoint.", "", "![T(N) and local slopes](benchmarks/results/scaling_T.png)", "",
-            "![emergence times of γ3, β2, α3](benchmarks/results/scaling_params.png)", ""]
+            "midpoint.", "", "![T(N) and local slopes](benchmarks/results/tokens/scaling_T.png)", "",
+            "![emergence times of γ3, β2, α3](benchmarks/results/tokens/scaling_params.png)", ""]
     tk = sc["takeover_L2N"]
     out += [f"L = 2N, N = {tk['N']}: the 19-parameter θ-flow's induction head comes at T = {tk['T_19']:.4g}, "
             f"{tk['ratio']:.0f}× later than the 3-parameter subsystem's ({tk['T_3']:.4g}). Half-way there the "
@@ -63,12 +63,12 @@ def render(results: Path = RESULTS) -> str:
             f"α4 = {tk['theta_at_half_T']['alpha4']:.2f}, α3 = {tk['theta_at_half_T']['alpha3']:.2f}, "
             f"γ1 = {tk['theta_at_half_T']['gamma1']:.1f}, γ3 = {tk['theta_at_half_T']['gamma3']:.1f}: the "
             "\"copy any context label\" solution.", "",
-            "![L = 2N take-over](benchmarks/results/takeover_L2N.png)", ""]
+            "![L = 2N take-over](benchmarks/results/tokens/takeover_L2N.png)", ""]
     asym = results / "asymptotics.json"
     if asym.exists():
         a = json.loads(asym.read_text())
         rows = [r for r in a["rows"] if r["system"] == "3"]
-        out += ["Plateau escape of the 3-parameter θ-flow (derivations/asymptotics.md), measured vs the exact "
+        out += ["Plateau escape of the 3-parameter θ-flow (derivations/tokens/asymptotics.md), measured vs the exact "
                 "linear law t_β2(c) = arccosh(1 + cC/A)/C:", "",
                 "| N | t_β2(0.1) measured / law | t_β2(1) measured / law | T/N² | T·√(ln N)/N² |",
                 "|---:|---:|---:|---:|---:|"]
@@ -82,8 +82,8 @@ def render(results: Path = RESULTS) -> str:
         d = json.loads(lim.read_text())
         c = d["constants"]
         meas = d["measured_T_over_N2"]
-        out += ["Large-N limit of the 3-parameter θ-flow (`python benchmarks/large_n_limit.py`, "
-                "derivations/asymptotics.md §3–§5). Measured T/N² of the exact flow: "
+        out += ["Large-N limit of the 3-parameter θ-flow (`python benchmarks/tokens/large_n_limit.py`, "
+                "derivations/tokens/asymptotics.md §3–§5). Measured T/N² of the exact flow: "
                 + ", ".join(f"{v:.3f} (N = {k})" for k, v in meas.items() if int(k) >= 256)
                 + f". The limit's deficit ln N − 𝓛 approaches (3/2) ln τ + {c['DEFICIT_CONSTANT']:.4f} "
                 f"(at τ = {d['infinite_flow'][-1]['tau']:g}: off by {d['infinite_flow'][-1]['deficit_minus_law']:+.4f}), "
@@ -97,12 +97,12 @@ def render(results: Path = RESULTS) -> str:
                 f"at N = 2048 (exact {meas['2048']:.3f}) and {sc_[4096]:.3f} at N = 4096 (exact {meas['4096']:.3f}): "
                 "it ignores that larger N escape earlier, so at intermediate N its T/N² is an over-estimate "
                 "and the N where T/N² turns upward is not pinned down.", "",
-                "![large-N limit](benchmarks/results/large_n_limit.png)", ""]
+                "![large-N limit](benchmarks/results/tokens/large_n_limit.png)", ""]
     sp = results / "speed.json"
     if sp.exists():
         s = json.loads(sp.read_text())
         acc = s["meta"]["accuracy"]
-        out += ["Speed (`python benchmarks/speed.py`, medians): `solve(N, flow=\"weights\", method=\"LSODA\")` to "
+        out += ["Speed (`python benchmarks/tokens/speed.py`, medians): `solve(N, flow=\"weights\", method=\"LSODA\")` to "
                 "emergence against plain GD on the full reference transformer (exact population gradient) to "
                 "the same loss, ½ log N, with step η = T(N)/k. GD's error in T is first order in η.", "",
                 "| N | solve s (error in T) | k | GD s | T_GD/T − 1 | ratio, measured |", "|---:|---:|---:|---:|---:|---:|"]

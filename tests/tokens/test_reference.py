@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradflow import Task, reference as ref
-from gradflow.symmetry import orbit_average, permute
+from gradflow.systems.tokens.symmetry import orbit_average, permute
 
 
 def random_weights(task, rng, scale=1.0):
@@ -135,7 +135,7 @@ def test_gd_is_deterministic_and_stays_invariant():
     assert np.array_equal(a.loss, b.loss)
     assert a.loss[0] == pytest.approx(np.log(5), abs=1e-14)
     assert np.all(np.diff(a.loss) < 0)                  # small-step GD decreases the loss
-    from gradflow.symmetry import invariance_defect
+    from gradflow.systems.tokens.symmetry import invariance_defect
     assert invariance_defect(a.W[-1], task) < 1e-15
 
 

@@ -1,4 +1,4 @@
-"""Check the plateau-escape law of derivations/asymptotics.md against benchmarks/scaling.py.
+"""Check the plateau-escape law of derivations/tokens/asymptotics.md against benchmarks/tokens/scaling.py.
 
 For the 3-parameter θ-flow (L = N + 1) the quadratic expansion of 𝓛 about θ = 0 gives
 γ3' = A + C·β2, β2' = C·γ3 with A = −∂𝓛/∂γ3(0) and C = −∂²𝓛/∂β2∂γ3(0) (computed exactly here
@@ -7,7 +7,7 @@ compares that prediction with the measured t_β2(0.1) and t_β2(1), and tabulate
 ln λ (λ = ln N + γ_E − 1 ≈ 4N²C), the quantity the law says grows like ln λ + const.
 
 Reads ``<out>/scaling.json``; writes ``<out>/asymptotics.json``, ``asymptotics.md`` and
-``asymptotics.png``. Run: ``python benchmarks/asymptotics.py``.
+``asymptotics.png``. Run: ``python benchmarks/tokens/asymptotics.py``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def escape_constants(N):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "tokens")
     p.add_argument("--extra-N", type=int, nargs="*", default=[],
                    help="also solve the 3-parameter θ-flow at these N (beyond the scaling study)")
     args = p.parse_args(argv)
@@ -46,7 +46,7 @@ def main(argv=None):
             extra.append(done[N])                   # solved before with the same settings: reuse
             continue
         print(f"solving the 3-parameter θ-flow at N = {N} ...", flush=True)
-        r = gf.solve(N, params=("alpha3", "beta2", "gamma3"), method=meta["method"], rtol=meta["rtol"],
+        r = gf.solve(N, system="tokens", params=("alpha3", "beta2", "gamma3"), method=meta["method"], rtol=meta["rtol"],
                      atol=meta["atol"])
         extra.append({"N": N, "T": r.emergence["T"], "t_p": r.metadata()["emergence"]["t_p"],
                       "system": "3", "flow": "theta", "rule": "N+1", "extra": True,

@@ -10,35 +10,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..._validate import check_int
+
 #: Largest number of sequences :meth:`Task.enumerate` will build.
 MAX_ENUMERATED = 2_000_000
-
-
-def check_int(name: str, value, low: int, high: int | None = None) -> int:
-    """Return ``value`` as an ``int`` or raise ``ValueError`` naming ``name`` and its range."""
-    allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return value
-
-
-def check_positive(name: str, value) -> float:
-    """Return ``value`` as a ``float`` or raise ``ValueError`` unless it is finite and > 0."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
-    if not (value > 0 and np.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
 
 
 @dataclass(frozen=True)

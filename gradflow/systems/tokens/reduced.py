@@ -17,14 +17,17 @@ the result is exact to rounding. The second derivatives of the pieces come from 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from numba import njit, prange
 
-from . import _cache
+from ... import _cache
+from ..._validate import check_vector
 from . import _kernels as kern
 from .task import Task
 
-_cache.ensure_fresh()
+_cache.ensure_fresh(Path(__file__).resolve().parent, ("_kernels.py", "reduced.py"))
 
 N_BLOCKS = 8          # fixed number of query blocks: results do not depend on the thread count
 N_PHI = 8             # α1..α4, cM, cF, cI, cm (the variables of the query and key pieces)
@@ -192,12 +195,7 @@ def _loss_grad(theta, N, n_absent):
 
 
 def _check_theta(theta) -> np.ndarray:
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.shape != (19,):
-        raise ValueError(f"theta must have shape (19,), got {theta.shape}")
-    if not np.all(np.isfinite(theta)):
-        raise ValueError("theta must be finite")
-    return theta
+    return check_vector("theta", theta, 19)
 
 
 def loss(theta, task: Task) -> float:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gradflow as gf
-from gradflow import continuum
+from gradflow.systems.tokens import continuum
 
 A3, B2, G3 = (gf.NAMES.index(n) for n in ("alpha3", "beta2", "gamma3"))
 

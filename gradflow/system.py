@@ -1,0 +1,172 @@
+"""The System contract: what the core (solver, Result, criteria, plot, CLI, derive) needs of a model,
+and the registry that finds a system by name.
+
+A *system* is a task, a model and its reduced flow. An instance of a :class:`System` subclass is one
+configured problem (its sizes fixed); the core calls only the methods below and never imports a
+system's module: :func:`get` resolves a name through :data:`REGISTRY` lazily, on first use.
+
+How to add a system
+-------------------
+1. Make a folder ``gradflow/systems/<name>/``. Its ``__init__.py`` defines a subclass of
+   :class:`System`; everything else the system needs (task, full-weight reference, derivation,
+   kernels, reduction, check) lives in that folder.
+2. Declare the class attributes: ``name``; ``names``, the parameter names in the order of θ;
+   ``head``, the parameters whose emergence order is reported; ``sizes_spec``, one
+   :class:`Size` per size argument (name, default, smallest value, help text: the CLI's options
+   and the validation come from it); ``order_level``, the threshold of ``t_p`` that orders the
+   head; ``stop_key`` and ``primary_key``, the criteria that end an open-ended solve and that
+   define status ``"emerged"``.
+3. ``__init__(**sizes)`` validates the sizes (``ValueError`` naming the argument and its range)
+   and sets ``self.task``, the system's own description of the problem; ``sizes()`` returns the
+   dict that ``from_sizes(**sizes)`` turns back into an equal system (used by ``Result.save`` /
+   ``load``).
+4. ``loss(θ)`` and ``loss_and_grad(θ)``: the exact reduced loss and its gradient. The core passes
+   a C-contiguous float64 array of length ``len(names)``, already validated.
+5. Optional: ``hessian(θ)`` (the flows' analytic Jacobian for implicit methods; without it the
+   solver lets SciPy difference the right-hand side), ``metric()`` (the Gram matrix G of the
+   parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
+   (a report with ``summary()`` and ``passed``: the solved flow against the full-weight
+   reference) and ``train(eta, steps, every)`` (GD on the reference, for the CLI).
+6. ``criteria()``: the default emergence criteria (:mod:`gradflow.criteria`), including the ones
+   named by ``stop_key`` and ``primary_key``; ``check_size_limits()`` refuses sizes the machine
+   cannot hold, with the estimated memory and time, before any long work.
+7. Add ``"<name>": "gradflow.systems.<name>:<Class>"`` to :data:`REGISTRY`, and give the system
+   its own ``tests/<name>/``, ``derivations/<name>/``, ``benchmarks/<name>/`` and
+   ``benchmarks/results/<name>/``. If it has generated code, its ``derive`` module exposes
+   ``generate() -> {path: text}`` and is listed in ``derivation``; ``python -m gradflow.derive``
+   then writes and checks it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import check_int
+
+#: Built-in systems: name -> "module:Class", imported only when first asked for.
+REGISTRY = {"tokens": "gradflow.systems.tokens:TokensSystem"}
+#: The system ``solve`` and the CLI use when none is named.
+DEFAULT_SYSTEM = "tokens"
+
+_resolved: dict[str, type] = {}
+
+
+@dataclass(frozen=True)
+class Size:
+    """One size argument of a system: ``default`` may be None (then the system derives it);
+    ``low`` is the smallest allowed integer."""
+    name: str
+    default: int | None
+    low: int
+    help: str
+
+
+class System:
+    """Base class of a system (see the module docstring for how to add one)."""
+
+    name: str = ""
+    names: tuple = ()
+    head: tuple = ()
+    sizes_spec: tuple = ()
+    order_level: float = 0.1
+    stop_key: str = ""
+    primary_key: str = ""
+    #: module with ``generate()`` for ``python -m gradflow.derive`` ("" when nothing is generated)
+    derivation: str = ""
+    #: what the parameters are called in messages ("pseudo-parameter", "weight", ...)
+    param_word: str = "parameter"
+    task = None
+
+    # -- sizes -------------------------------------------------------------------------
+    def sizes(self) -> dict:
+        """The size arguments of this instance (JSON-ready)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_sizes(cls, **sizes) -> "System":
+        """The system with these sizes (inverse of :meth:`sizes`)."""
+        return cls(**sizes)
+
+    @classmethod
+    def validate_sizes(cls, sizes: dict) -> dict:
+        """Check the integer size arguments named in ``sizes_spec`` (None keeps the default)."""
+        known = {s.name: s for s in cls.sizes_spec}
+        unknown = set(sizes) - set(known)
+        if unknown:
+            raise ValueError(f"unknown size argument(s) {', '.join(sorted(unknown))} for system "
+                             f"{cls.name!r}; allowed: {', '.join(known)}")
+        return {k: (None if sizes.get(k, s.default) is None else check_int(k, sizes.get(k, s.default), s.low))
+                for k, s in known.items()}
+
+    def check_size_limits(self) -> None:
+        """Raise ``ValueError`` if the sizes are beyond what this machine can solve."""
+
+    # -- the reduced loss ------------------------------------------------------------------
+    def loss(self, theta: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def loss_and_grad(self, theta: np.ndarray):
+        raise NotImplementedError
+
+    hessian = None
+    metric = None
+
+    # -- emergence ---------------------------------------------------------------------
+    def criteria(self) -> tuple:
+        """Default emergence criteria of this system."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line naming the system and its sizes (summaries and plot titles)."""
+        return f"{self.name} {self.sizes()}"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.sizes() == other.sizes()
+
+    def __hash__(self):
+        return hash((self.name, tuple(sorted(self.sizes().items()))))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.sizes().items())
+        return f"{type(self).__name__}({args})"
+
+
+def available() -> tuple:
+    """Names of the registered systems."""
+    return tuple(REGISTRY)
+
+
+def register(name: str, target) -> None:
+    """Register a system class (or a ``"module:Class"`` string) under ``name``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("name must be a non-empty string")
+    REGISTRY[name] = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+    _resolved.pop(name, None)
+    if not isinstance(target, str):
+        _resolved[name] = target
+
+
+def get(name: str) -> type:
+    """The system class registered as ``name`` (imported on first use)."""
+    if name in _resolved:
+        return _resolved[name]
+    if name not in REGISTRY:
+        raise ValueError(f"system must be one of {', '.join(REGISTRY)}; got {name!r}")
+    module, _, cls = REGISTRY[name].partition(":")
+    _resolved[name] = getattr(importlib.import_module(module), cls)
+    return _resolved[name]
+
+
+def make(system, sizes: dict) -> System:
+    """A configured system from a name (with ``sizes``) or an instance (then ``sizes`` must be
+    empty)."""
+    if isinstance(system, System):
+        if sizes:
+            raise ValueError(f"size arguments {', '.join(sizes)} given with a configured system instance")
+        return system
+    cls = get(system)
+    cls.validate_sizes(sizes)
+    return cls(**sizes)

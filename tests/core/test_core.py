@@ -1,0 +1,110 @@
+"""The core (solve, criteria, Result, flows) on toy systems with closed-form flows: no transformer.
+
+Tolerances: the solver's global error is a small multiple of its rtol, so solved states are
+compared with the closed form to 30·rtol relative (measured: at most 4e-9 at rtol 1e-10 over the
+trajectories below) and emergence times to 30·rtol relative.
+"""
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+import gradflow as gf
+from toys import Plateau, Quadratic
+
+RTOL = 1e-10
+
+
+@pytest.mark.parametrize("flow", ["theta", "weights"])
+@pytest.mark.parametrize("method", ["LSODA", "RK45", "DOP853", "Radau", "BDF"])
+def test_linear_flow_matches_the_matrix_exponential(flow, method):
+    q = Quadratic(coupled=1)
+    r = gf.solve(system=q, flow=flow, method=method, rtol=RTOL, atol=1e-13)
+    assert r.status == "emerged", r.message
+    times = np.linspace(0, r.t[-1], 23)
+    exact = np.array([q.exact(s, flow) for s in times])
+    err = np.max(np.abs(r.theta_at(times) - exact)) / np.max(np.abs(exact))
+    assert err < 30 * RTOL * (1 if method != "BDF" else 100), err      # BDF's order is lower (≤ 5)
+
+
+def test_threshold_times_are_closed_form():
+    q = Quadratic(coupled=0)
+    r = gf.solve(system=q, rtol=RTOL, atol=1e-13)
+    for k, name in enumerate(q.names):
+        exact = -np.log(1 - 0.5 / q.star[k]) / q.DIAG[k]
+        assert r.emergence["t_p"][name]["0.5"] == pytest.approx(exact, rel=30 * RTOL)
+    # order by t_p(0.5): a_k larger and θ*_k closer to 0.5 first: exact times 0.231, 0.288, 0.516
+    assert r.order == ("x", "y", "z")
+    # loss crossing: brentq on the closed-form loss of the closed-form trajectory
+    exact_T = brentq(lambda s: q.loss(q.exact(s)) - 0.5 * q.c, 0, r.t[-1], xtol=1e-15)
+    assert r.emergence["T"] == pytest.approx(exact_T, rel=30 * RTOL)
+
+
+def test_plateau_without_hessian_uses_difference_jacobians_or_explicit_methods():
+    for method in ("LSODA", "Radau", "RK45"):
+        r = gf.solve(system="plateau", method=method, rtol=RTOL, atol=1e-13)
+        assert r.status == "emerged" and r.stats["njev"] >= 0
+        for c in (0.5, 0.9):
+            assert r.emergence["t_p"]["w"][f"{c:g}"] == pytest.approx(Plateau.time_to(c), rel=30 * RTOL)
+
+
+def test_user_criterion_of_theta():
+    q = Quadratic(coupled=0)
+    crit = gf.Crosses("x_plus_y_is_2", lambda th: th[0] + th[1] - 2.0)
+    r = gf.solve(system=q, criteria=[crit], rtol=RTOL, atol=1e-13)
+    exact = brentq(lambda s: q.exact(s)[:2].sum() - 2.0, 0, r.t[-1], xtol=1e-15)
+    assert r.emergence["x_plus_y_is_2"] == pytest.approx(exact, rel=30 * RTOL)
+
+
+def test_weight_flow_restriction_uses_the_inverse_of_the_sub_block():
+    """dθ_S/dt = −(G_SS)⁻¹∇_S𝓛, not −(G⁻¹)_SS∇_S𝓛 (they differ when G couples S to the rest)."""
+    q = Quadratic(coupled=1)
+    r = gf.solve(system=q, flow="weights", params=("x", "y"), t_max=3.0, rtol=RTOL, atol=1e-13)
+    assert np.allclose(r.theta[-1], q.exact(3.0, "weights", free=[0, 1]), rtol=30 * RTOL, atol=0)
+    wrong = np.linalg.inv(q.G)[:2, :2]
+    g = q.loss_and_grad(np.zeros(3))[1][:2]
+    assert not np.allclose(-wrong @ g, -np.linalg.inv(q.G[:2, :2]) @ g, rtol=1e-3)
+
+
+def test_staged_solve_continues_from_where_it_stopped():
+    q = Quadratic(coupled=1)
+    first = gf.solve(system=q, params=("x",), t_max=2.0, rtol=RTOL, atol=1e-13)
+    assert np.all(first.theta[:, 1:] == 0)                     # held parameters do not move
+    mid = q.exact(2.0, free=[0])
+    np.testing.assert_allclose(first.theta[-1], mid, rtol=30 * RTOL)
+    second = gf.solve(system=q, params=("y", "z"), theta0=first.theta[-1], t_max=5.0, rtol=RTOL, atol=1e-13)
+    assert np.all(second.theta[:, 0] == first.theta[-1, 0])
+    np.testing.assert_allclose(second.theta[-1], q.exact(5.0, theta0=mid, free=[1, 2]), rtol=30 * RTOL)
+    assert np.isnan(second.emergence["t_p"]["x"]["0.5"])       # fixed: no time reported
+
+
+def test_save_load_round_trip(tmp_path):
+    q = Quadratic(coupled=1)
+    r = gf.solve(system=q, method="LSODA", rtol=RTOL, atol=1e-13)
+    back = gf.Result.load(r.save(tmp_path / "q.npz"))
+    assert back.system == q and back.flow == r.flow and back.order == r.order
+    for key in ("t", "theta", "loss", "dtheta"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(r, key))
+    assert back.emergence == r.emergence
+    # the loaded Result interpolates with cubic Hermite pieces: O(h⁴) between steps
+    ts = np.linspace(0, r.t[-1], 41)
+    assert np.max(np.abs(back.theta_at(ts) - r.theta_at(ts))) < 1e-4
+
+
+def test_stationary_start_and_t_limit():
+    q = Quadratic(coupled=1)
+    r = gf.solve(system=q, theta0=q.star)
+    assert r.status == "stationary" and len(r.t) == 1
+    r = gf.solve(system=q, t_limit=0.05)
+    assert r.status == "not_emerged" and r.t[-1] == 0.05 and "t_limit" in r.message
+
+
+def test_a_system_instance_excludes_size_arguments():
+    with pytest.raises(ValueError, match="size arguments"):
+        gf.solve(system=Quadratic(), coupled=0)
+    with pytest.raises(ValueError, match="^system must be one of"):
+        gf.solve(system="nope")
+    with pytest.raises(ValueError, match="unknown size argument"):
+        gf.solve(system="quadratic", N=4)
+    with pytest.raises(ValueError, match="^flow must be 'theta'"):
+        gf.solve(system="plateau", flow="weights")
