@@ -23,7 +23,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    """Shows each option's default, unless its help already says what the default is."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _add_system_args(p, cls, overrides=None):
@@ -76,7 +81,8 @@ def _cmd_solve(args, cls):
                 raise ValueError(f"unknown parameter {name!r} in --theta0; allowed: {', '.join(sys_.names)}")
             theta0[sys_.names.index(name)] = value
     result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, t_max=args.t_max,
-                   method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet)
+                   method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet,
+                   threads=args.threads)
     print(result.summary())
     if out:
         print(f"saved {result.save(out)}")
@@ -112,23 +118,28 @@ def _cmd_derive(args, cls):
 
 
 def build_parser(system: str = systems.DEFAULT_SYSTEM):
-    """The parser with the size options of ``system``."""
-    from .solver import METHODS
+    """The parser with the size options of ``system``; the solver's defaults come from
+    :func:`gradflow.solve` itself."""
+    import inspect
+    from .solver import METHODS, solve
+    defaults = {k: v.default for k, v in inspect.signature(solve).parameters.items()}
     cls = systems.get(system)
     p = _Parser(prog="python -m gradflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("solve", help="solve the gradient flow and report emergence", formatter_class=_Help)
     _add_system_args(s, cls)
-    s.add_argument("--flow", choices=FLOWS, default="theta",
+    s.add_argument("--flow", choices=FLOWS, default=defaults["flow"],
                    help="theta: dθ/dt = -∇L; weights: dθ/dt = -G⁻¹∇L (GD on the full weights)")
     s.add_argument("--params", type=_params, default=None,
                    help="comma-separated free parameters, e.g. alpha3,beta2,gamma3 (default: all)")
     s.add_argument("--theta0", type=_assignments, default=None,
                    help="start, as NAME=VALUE pairs, e.g. gamma3=0.1 (the rest 0; default: all 0)")
     s.add_argument("--t-max", type=float, default=None, help="end time (default: until emergence)")
-    s.add_argument("--method", choices=tuple(METHODS), default="Radau", help="SciPy integrator")
-    s.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance of the integrator")
-    s.add_argument("--atol", type=float, default=1e-10, help="absolute tolerance of the integrator")
+    s.add_argument("--method", choices=tuple(METHODS), default=defaults["method"], help="SciPy integrator")
+    s.add_argument("--rtol", type=float, default=defaults["rtol"], help="relative tolerance of the integrator")
+    s.add_argument("--atol", type=float, default=defaults["atol"], help="absolute tolerance of the integrator")
+    s.add_argument("--threads", type=int, default=None,
+                   help="threads for the kernels (default: GRADFLOW_THREADS or the cores, at most 2)")
     s.add_argument("--plot", metavar="FILE", help="save the figure (PNG, PDF, SVG)")
     s.add_argument("--out", metavar="FILE", help="save the result (.npz)")
     s.add_argument("--quiet", action="store_true", help="no progress output")

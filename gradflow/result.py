@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,17 +160,16 @@ def check_output_path(path, suffix: str | None = None) -> Path:
     """``path`` as a Path whose folder exists and is writable, else ``OSError`` naming it. With
     ``suffix``, a path without a suffix gets it and one with another suffix is a ``ValueError``."""
     path = Path(path)
+    if path.is_dir():
+        raise OSError(f"{path} is a directory, not a file name")
     if suffix is not None:
         if path.suffix == "":
             path = path.with_suffix(suffix)
         elif path.suffix != suffix:
             raise ValueError(f"path must end in {suffix}, got {str(path)!r}")
-    if path.is_dir():
-        raise OSError(f"{path} is a directory, not a file name")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
         raise OSError(f"folder {folder} does not exist (for {path})")
-    import os
     if not os.access(folder, os.W_OK):
         raise OSError(f"folder {folder} is not writable (for {path})")
     return path

@@ -9,6 +9,7 @@ import time
 import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK45, OdeSolution, Radau
 
+from . import _threads
 from . import system as systems
 from ._validate import check_choice, check_int, check_positive
 from .criteria import describe, emergence_order, emergence_times, reached
@@ -19,14 +20,23 @@ from .result import Result
 #: when it has one, else SciPy's finite differences.
 METHODS = {"LSODA": LSODA, "RK45": RK45, "DOP853": DOP853, "Radau": Radau, "BDF": BDF}
 IMPLICIT = ("LSODA", "Radau", "BDF")
+#: The default, by measurement (benchmarks/results/tokens/speed.md): the flows are not stiff, LSODA
+#: never evaluates a Jacobian on them and reaches a given accuracy of T with the fewest right-hand
+#: sides; Radau needs the Hessian (5× the right-hand sides and its own compile).
+DEFAULT_METHOD = "LSODA"
+#: a solve whose t moves by less than 1e-9 relative over this many steps has stalled
+STALL_STEPS = 1000
+#: seconds between progress lines
+PROGRESS_EVERY = 1.0
 #: ‖∇𝓛(θ0)‖∞ at or below this means θ0 is a stationary point: the flow does not move.
 STATIONARY_TOL = 1e-14
 
 
 def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=None, theta0=None,
-          method: str = "Radau", rtol: float = 1e-8, atol: float = 1e-10,
+          method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10,
           t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
-          t_limit: float | None = None, criteria=(), progress: bool = False, **sizes) -> Result:
+          t_limit: float | None = None, criteria=(), progress: bool = False, threads: int | None = None,
+          **sizes) -> Result:
     """Solve a system's gradient flow from ``theta0`` (default 0) and find when it emerges.
 
     What is solved
@@ -45,6 +55,9 @@ def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=
         The system's default emergence criteria plus ``criteria`` (:mod:`gradflow.criteria`),
         each located on the dense output; the order of the system's head. ``progress`` prints
         time, loss and steps to stderr while solving.
+    Resources
+        ``threads``: how many threads the kernels may use (default: ``GRADFLOW_THREADS`` or the
+        cores available, at most 2; small sizes always run on one).
 
     A solver failure, a start at a stationary point and running out of steps are reported in
     ``Result.status`` and ``Result.message``, never raised; bad arguments raise ``ValueError``
@@ -53,6 +66,13 @@ def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=
     if N is not None:
         sizes["N"] = N
     sys_ = systems.make(system, sizes)
+    with _threads.using(threads):
+        return _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_steps, t_limit,
+                      criteria, progress)
+
+
+def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_steps, t_limit, criteria,
+           progress) -> Result:
     check_choice("method", method, tuple(METHODS))
     rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
     margin = check_positive("margin", margin)
@@ -84,6 +104,7 @@ def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=
         solver = METHODS[method](fl.rhs, 0.0, y0, t_bound, rtol=rtol, atol=atol, **extra)
         t_stop = t_max
         status, message = "failed", ""
+        last_report = start
         while True:
             try:
                 msg = solver.step()
@@ -101,9 +122,10 @@ def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=
             # a loss criterion is tested with 𝓛 at the latest right-hand side, a point inside this
             # step (𝓛 never increases along the flow); exact losses are evaluated only where needed
             recent = fl.last_loss
-            if progress and len(ts) % 20 == 0:
-                print(f"\r  t = {solver.t:.4g}  loss = {recent:.5f}  steps = {len(ts) - 1}",
-                      end="", file=sys.stderr, flush=True)
+            if progress and time.perf_counter() - last_report >= PROGRESS_EVERY:
+                last_report = time.perf_counter()
+                _report(f"t = {solver.t:.4g}  loss = {recent:.5f}  steps = {len(ts) - 1}  "
+                        f"{last_report - start:.0f} s")
             open_ended = t_max is None
             if open_ended and t_stop is None and reached(stop, sys_.names, fl.full(solver.y), recent):
                 t_stop = margin * solver.t
@@ -113,11 +135,15 @@ def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=
             if solver.status == "finished" or (open_ended and t_stop is not None and solver.t >= t_stop):
                 status, message = "done", (describe(stop) if open_ended else f"reached t_max = {t_max:g}")
                 break
+            if len(ts) > STALL_STEPS and solver.t - ts[-STALL_STEPS] <= 1e-9 * abs(solver.t):
+                status, message = "failed", (f"step size collapsed at t = {solver.t:.6g} (t moved by less "
+                                             f"than 1e-9 relative in {STALL_STEPS} steps)")
+                break
             if len(ts) > max_steps:
                 status, message = "max_steps", f"stopped after {max_steps} steps at t = {solver.t:.6g}"
                 break
-        if progress:
-            print(file=sys.stderr)
+        if progress and last_report > start:
+            _report("", end=True)
         stats.update(nfev=int(solver.nfev), njev=int(solver.njev), nlu=int(solver.nlu))
     stats["n_steps"] = len(ts) - 1
     t = np.array(ts)
@@ -142,6 +168,16 @@ def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=
     return Result(t=t, theta=theta, system=sys_, flow=flow, params=fl.params, emergence=emergence,
                   order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
                   status=status, message=message, dense=dense, _dtheta=dtheta, _derivative=derivative)
+
+
+def _report(text: str, end: bool = False) -> None:
+    """A progress line on stderr: rewritten in place on a terminal, one line each otherwise."""
+    tty = sys.stderr.isatty()
+    if end:
+        if tty:
+            print(file=sys.stderr, flush=True)
+        return
+    print(("\r  " if tty else "  ") + text, end="" if tty else "\n", file=sys.stderr, flush=True)
 
 
 class _Dense:

@@ -13,7 +13,7 @@ HEAD = ("alpha3", "beta2", "gamma3")
 
 @pytest.fixture(scope="module")
 def n8():
-    return gf.solve(8)
+    return gf.solve(8, system="tokens", method="Radau")      # Radau: the analytic-Jacobian path
 
 
 def test_solve_reports_emergence(n8):
@@ -172,3 +172,37 @@ def test_check_default_symmetric_reference():
     rep = check(4, eta=1.0, t_end=400.0, n_times=8)
     assert rep.passed and rep.errors[0] > rep.errors[1] > rep.errors[2]
     assert "PASSED" in rep.summary()
+
+
+def test_results_saved_before_systems_existed_still_load():
+    """tests/tokens/data/result_v0.1_N5.npz was written by gradflow 0.1 (no "system" in its
+    metadata): solve(5, method="LSODA", t_max=60)."""
+    from pathlib import Path
+    old = gf.Result.load(Path(__file__).parent / "data" / "result_v0.1_N5.npz")
+    assert old.system.name == "tokens" and old.task == gf.Task(5) and old.status == "t_max"
+    assert old.emergence["t_p"]["gamma3"]["0.1"] == pytest.approx(6.65654198958123, rel=1e-12)
+    # the same solve today: the block kernel adds in another order than 0.1's, and LSODA carries
+    # those rounding differences forward (measured 2.9e-12 relative)
+    new = gf.solve(5, system="tokens", method="LSODA", t_max=60.0)
+    np.testing.assert_allclose(new.theta[-1], old.theta[-1], rtol=1e-10, atol=1e-14)
+
+
+def test_bad_files_and_paths_raise_clean_errors(tmp_path, n8):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="is not a saved gradflow Result"):
+        gf.Result.load(bad)
+    with pytest.raises(ValueError, match=r"^path must end in \.npz"):
+        n8.save(tmp_path / "x.txt")
+    with pytest.raises(OSError, match="is a directory"):
+        n8.save(tmp_path)
+    with pytest.raises(OSError, match="does not exist"):
+        n8.plot(tmp_path / "missing" / "x.png")
+
+
+def test_sizes_beyond_the_machine_are_refused_before_work():
+    import time
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="beyond this machine.*GiB.*h"):
+        gf.solve(10**9, system="tokens")
+    assert time.perf_counter() - start < 1.0

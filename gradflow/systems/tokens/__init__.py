@@ -10,8 +10,11 @@ transformer of :mod:`.reference`; :mod:`.check` compares the solved weight flow 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from ... import _threads
 from ...criteria import LossBelow, ParamReaches
 from ...system import Size, System
 from . import reduced
@@ -46,6 +49,32 @@ class TokensSystem(System):
 
     def sizes(self) -> dict:
         return self.task.as_dict()
+
+    #: bytes of working memory per pair (pieces, their Jacobians, the blocks' adjoints; the
+    #: Hessian's second-order pieces and complex copies) and seconds per gradient per N² on one
+    #: thread, measured on this 2-core machine (benchmarks/results/tokens/speed.md)
+    BYTES_PER_N, SECONDS_PER_N2 = 8_000, 1.3e-8
+    #: right-hand sides of a typical solve to emergence (LSODA, default tolerances: 755 at N = 64)
+    TYPICAL_NFEV = 1_500
+    #: refuse a solve whose estimate exceeds this
+    MAX_HOURS = 24.0
+
+    def estimate(self) -> tuple[float, float]:
+        """(bytes of memory, seconds) a solve to emergence is expected to take on this machine."""
+        N = self.task.N
+        return self.BYTES_PER_N * N, self.TYPICAL_NFEV * self.SECONDS_PER_N2 * N * N / _threads.count()
+
+    def check_size_limits(self) -> None:
+        memory, seconds = self.estimate()
+        try:
+            physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            physical = float("inf")
+        if memory > 0.8 * physical or seconds > 3600 * self.MAX_HOURS:
+            raise ValueError(f"N = {self.task.N} is beyond this machine: a solve needs about "
+                             f"{memory / 2**30:.3g} GiB of memory (of {physical / 2**30:.3g} GiB) and "
+                             f"{seconds / 3600:.3g} h ({self.SECONDS_PER_N2 * self.task.N ** 2:.3g} s per "
+                             f"gradient); the limit is {self.MAX_HOURS:g} h")
 
     def describe(self) -> str:
         return f"task {self.task.as_dict()}"
