@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,8 @@ def render(results: Path = RESULTS) -> str:
     if sp.exists():
         s = json.loads(sp.read_text())
         acc = s["meta"]["accuracy"]
-        out += ["Speed (`python benchmarks/tokens/speed.py`, medians): `solve(N, flow=\"weights\", method=\"LSODA\")` to "
+        out += ["Speed (`python benchmarks/tokens/speed.py`, medians; measured with gradflow 0.1's kernels, before "
+                "the first-hour changes below): `solve(N, flow=\"weights\", method=\"LSODA\")` to "
                 "emergence against plain GD on the full reference transformer (exact population gradient) to "
                 "the same loss, ½ log N, with step η = T(N)/k. GD's error in T is first order in η.", "",
                 "| N | solve s (error in T) | k | GD s | T_GD/T − 1 | ratio, measured |", "|---:|---:|---:|---:|---:|---:|"]
@@ -121,13 +123,22 @@ def render(results: Path = RESULTS) -> str:
         for r in s["cost_vs_N"]:
             out.append(f"| {r['N']} | {r['grad_seconds'] * 1e3:.3f} | {r['hessian_seconds'] * 1e3:.1f} | "
                        f"{_f(r.get('solve_seconds'), '.2f')} |")
-        out += ["", f"`python -m gradflow.derive`: {s['derive_seconds']:.2f} s. Cold start (empty Numba cache, "
-                f"compiling) vs warm (cache on disk) `solve(N=64)`:", "",
+        out += ["", f"`python -m gradflow.derive`: {s['derive_seconds']:.2f} s. Before (gradflow 0.1): cold start "
+                f"(empty Numba cache, compiling) vs warm (cache on disk) `solve(N=64)`:", "",
                 "| flow | method | cold s | warm s | hot s | nfev | njev |", "|---|---|---:|---:|---:|---:|---:|"]
         for r in s["cold_warm"]:
             out.append(f"| {r['flow']} | {r['method']} | {r['cold_first_solve']:.1f} | {r['warm_first_solve']:.2f} | "
                        f"{r['hot_solve']:.2f} | {r['nfev']} | {r['njev']} |")
         out.append("")
+    fh = results / "first_hour.json"
+    if fh.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        try:
+            from first_hour import markdown
+        finally:
+            sys.path.pop(0)
+        out += ["After (`python benchmarks/tokens/first_hour.py`, this machine, "
+                f"{json.loads(fh.read_text())['meta']['date']}):", "", markdown(json.loads(fh.read_text()))]
     out.append(END)
     return "\n".join(out)
 
