@@ -12,22 +12,35 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "gradflow", *args], capture_output=True, text=True)
 
 
+def main(*args):
+    """The CLI in-process (the same code ``python -m gradflow`` runs): (exit code, stdout)."""
+    import contextlib
+    import io
+    from gradflow.cli import main as cli_main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli_main(list(args))
+    return code, out.getvalue()
+
+
 def test_solve_prints_summary_and_saves(tmp_path):
     out, fig = tmp_path / "r.npz", tmp_path / "r.png"
-    p = run("solve", "--N", "6", "--quiet", "--out", str(out), "--plot", str(fig))
-    assert p.returncode == 0, p.stderr
-    assert "order (by t_p(0.1)): gamma3 -> beta2 -> alpha3" in p.stdout
+    code, stdout = main("solve", "--N", "6", "--quiet", "--out", str(out), "--plot", str(fig))
+    assert code == 0
+    assert "order (by t_p(0.1)): gamma3 -> beta2 -> alpha3" in stdout
     assert gf.Result.load(out).task == gf.Task(6) and fig.stat().st_size > 0
 
 
 def test_solve_three_parameters():
-    p = run("solve", "--N", "5", "--params", "alpha3,beta2,gamma3", "--flow", "weights", "--quiet")
-    assert p.returncode == 0 and "params 3" in p.stdout
+    code, stdout = main("solve", "--N", "5", "--params", "alpha3,beta2,gamma3", "--flow", "weights", "--quiet")
+    assert code == 0 and "params 3" in stdout
 
 
 def test_stationary_start_exits_1_with_a_message():
-    p = run("solve", "--N", "5", "--L", "5", "--quiet")
-    assert p.returncode == 1 and "stationary" in p.stdout
+    code, stdout = main("solve", "--N", "5", "--L", "5", "--quiet")
+    assert code == 1 and "stationary" in stdout
+    code, stdout = main("solve", "--N", "5", "--L", "5", "--quiet", "--theta0", "gamma3=0.1", "--t-max", "5")
+    assert code == 0 and "t_max" in stdout
 
 
 @pytest.mark.parametrize("args, text", [
@@ -41,13 +54,53 @@ def test_stationary_start_exits_1_with_a_message():
     (("frobnicate",), "invalid choice"),
     ((), "required"),
 ])
-def test_bad_arguments_one_line_exit_2(args, text):
-    p = run(*args)
-    assert p.returncode == 2
-    assert p.stdout == "" and len(p.stderr.strip().splitlines()) == 1 and text in p.stderr
-    assert "Traceback" not in p.stderr
+def test_bad_arguments_one_line_exit_2(args, text, capsys):
+    """In-process: the same parser and exit path as ``python -m gradflow`` (tested below)."""
+    from gradflow.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    out = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert out.out == "" and len(out.err.strip().splitlines()) == 1 and text in out.err
+    assert "Traceback" not in out.err
 
 
-def test_derive_check_through_the_cli():
-    p = run("derive", "--check")
-    assert p.returncode == 0 and "up to date" in p.stdout
+def test_bad_argument_through_python_m_gradflow():
+    p = run("solve", "--N", "1")
+    assert p.returncode == 2 and p.stdout == "" and len(p.stderr.strip().splitlines()) == 1
+    assert "N must be an integer >= 2" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("args, text", [
+    (("solve", "--out", "."), "is a directory"),
+    (("solve", "--out", "x.txt"), "must end in .npz"),
+    (("solve", "--plot", "/nonexistent-dir/x.png"), "does not exist"),
+    (("solve", "--N", "1000000000"), "beyond this machine"),
+    (("solve", "--theta0", "gamma3"), "NAME=VALUE"),
+    (("solve", "--theta0", "zeta=1"), "unknown parameter 'zeta'"),
+    (("solve", "--threads", "0"), "threads must be an integer >= 1"),
+    (("solve", "--system", "nope"), "invalid choice"),
+])
+def test_bad_paths_and_sizes_exit_2_before_work(args, text, capsys):
+    import time
+    from gradflow.cli import main
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and text in err and len(err.strip().splitlines()) == 1
+    assert time.perf_counter() - start < 2.0
+
+
+def test_help_lists_defaults(capsys):
+    from gradflow.cli import main
+    with pytest.raises(SystemExit):
+        main(["solve", "--help"])
+    out = capsys.readouterr().out
+    for text in ("(default: LSODA)", "(default: 1e-08)", "(default: 64)", "--theta0", "--threads"):
+        assert text in out
+
+
+def test_derive_check_through_the_cli(cached_derive, capsys):
+    from gradflow.cli import main
+    assert main(["derive", "--check"]) == 0 and "up to date" in capsys.readouterr().out

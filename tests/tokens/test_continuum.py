@@ -21,12 +21,16 @@ def test_query_losses_average_to_the_reduced_loss(N, L, a, b, g):
 
 
 def test_limit_density_matches_exact_queries_at_large_N():
-    """At N = 1024, σ(α3) ≈ 1 and (G, B) = O(1), the exact per-query loss − ln N equals the limit
-    λ(x; G, B) up to the O(1/N) keys the limit drops (tolerance 0.02 for x ≥ 0.3)."""
-    N, G, B = 1024, 0.8, 1.2
-    q = continuum.query_losses(16.0, B * N, G * N, N) - np.log(N)
-    for x in (0.3, 0.5, 0.7, 0.9):
-        assert abs(q[int(x * N) - 1] - continuum.deficit_density(x, G, B)) < 0.02
+    """At σ(α3) ≈ 1 and (G, B) = O(1), the exact per-query loss − ln N approaches the limit
+    λ(x; G, B). The gap is not a clean O(1/N) (measured max over x ∈ {0.3, 0.5, 0.7, 0.9}: 0.0127,
+    0.0147, 0.0052 at N = 512, 1024, 2048: the query index ⌊xN⌋ and the dropped keys both move
+    it), so the test checks N = 2048 at 0.01 (margin 1.9×) and that the gap closes from N = 512."""
+    G, B = 0.8, 1.2
+    gaps = {}
+    for N in (512, 2048):
+        q = continuum.query_losses(16.0, B * N, G * N, N) - np.log(N)
+        gaps[N] = max(abs(q[int(x * N) - 1] - continuum.deficit_density(x, G, B)) for x in (0.3, 0.5, 0.7, 0.9))
+    assert gaps[2048] < 0.01 and gaps[2048] < 0.5 * gaps[512]
 
 
 def test_large_G_B_asymptotics():
@@ -43,16 +47,22 @@ def test_limit_flow_deficit_grows_like_three_halves_ln_tau():
     sol = continuum.limit_flow(np.sqrt(400.0), np.sqrt(800.0), 200.0, 2000.0, rtol=1e-5)
     d0, d1 = (-continuum.loss_model(*sol.sol(t)) for t in (200.0, 2000.0))
     assert d1 - d0 == pytest.approx(1.5 * np.log(10), rel=0.02)
+    # the constant itself, measured on the flow (guards DEFICIT_CONSTANT = ln(4√2) + 4 = 5.733
+    # against e.g. ln 4 + 4 = 5.386): deficit − (3/2) ln τ at τ = 2000 is within 0.02 of it
+    assert d1 - 1.5 * np.log(2000.0) == pytest.approx(continuum.DEFICIT_CONSTANT, abs=0.02)
     N = 2.0 ** 40
     tau = continuum.K_EMERGENCE * N ** (1 / 3)
     assert 1.5 * np.log(tau) + continuum.DEFICIT_CONSTANT == pytest.approx(0.5 * np.log(N), rel=1e-12)
 
 
-def test_capped_model_stays_above_zero_loss():
-    """With the cap a query's loss is ≥ 0, so 𝓛 − ln N ≥ −ln N; without it Λ can go lower."""
-    G, B, N = 50.0, 80.0, 1e3
-    assert continuum.loss_model(G, B, N) >= -np.log(N)
-    assert continuum.loss_model(G, B) < -np.log(N)
+def test_capped_model_follows_the_exact_loss():
+    """The capped model ∫ ln(1 + N e^λ) dx − ln N tracks the exact 𝓛 − ln N (measured gaps 0.05 to
+    0.13 at N = 256 … 4096, (G, B) = (2, 3), (5, 8)), where the uncapped Λ is off by 1 to 4."""
+    for N in (256, 1024):
+        for G, B in ((2.0, 3.0), (5.0, 8.0)):
+            exact = continuum.query_losses(20.0, B * N, G * N, N).mean() - np.log(N)
+            assert abs(continuum.loss_model(G, B, N) - exact) < 0.15
+            assert continuum.loss_model(G, B) - exact < -1.0
 
 
 def test_bad_input():

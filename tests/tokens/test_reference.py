@@ -131,15 +131,17 @@ def test_weight_shapes_are_checked():
 
 
 def test_gd_is_deterministic_and_stays_invariant():
-    task = Task(4)
-    a = ref.train(task, eta=0.5, steps=30, record_every=10)
-    b = ref.train(task, eta=0.5, steps=30, record_every=10)
+    """GD with the gradient summed over every sequence (nothing averaged over the symmetry, so
+    invariance is a fact of the data, not of the method) stays invariant to rounding."""
+    task = Task(3)
+    a = ref.train(task, eta=0.5, steps=30, record_every=10, method="enumerate")
+    b = ref.train(task, eta=0.5, steps=30, record_every=10, method="enumerate")
     assert a.steps.tolist() == [0, 10, 20, 30]
     assert np.array_equal(a.loss, b.loss)
-    assert a.loss[0] == pytest.approx(np.log(5), abs=1e-14)
+    assert a.loss[0] == pytest.approx(np.log(4), abs=1e-14)
     assert np.all(np.diff(a.loss) < 0)                  # small-step GD decreases the loss
     from gradflow.systems.tokens.symmetry import invariance_defect
-    assert invariance_defect(a.W[-1], task) < 1e-15
+    assert invariance_defect(a.W[-1], task) < 1e-14     # measured 2e-16
 
 
 def test_sgd_runs_and_learns_reproducibly():

@@ -29,7 +29,7 @@ def test_solve_reports_emergence(n8):
     assert r.emergence["T"] < r.emergence["T_tenth"] <= r.t[-1]
     assert np.all(np.diff(r.loss) <= 1e-15)          # gradient flow never increases the loss
     assert r.loss[0] == pytest.approx(np.log(9), rel=1e-15)
-    assert r.stats["nfev"] > 0 and r.stats["njev"] > 0 and r.stats["n_steps"] == len(r.t) - 1
+    assert r.stats["nfev"] > 0 and r.stats["njev"] > 0 and r.stats["n_steps"] > 10
 
 
 @pytest.mark.parametrize("flow", ["theta", "weights"])
@@ -126,9 +126,10 @@ def test_save_load_round_trip(n8, tmp_path):
     assert back.task == n8.task and back.order == n8.order and back.stats == n8.stats
     assert back.emergence["T"] == n8.emergence["T"] and np.isnan(back.emergence["t_p"]["alpha1"]["1"]) == \
         np.isnan(n8.emergence["t_p"]["alpha1"]["1"])
-    # after loading, θ(t) comes from the cubic Hermite interpolant of the saved steps
+    # after loading, θ(t) comes from the cubic Hermite interpolant of the saved steps and their
+    # exact derivatives; against Radau's own dense output it differs by 2.5e-9 of max |θ| (measured)
     ts = np.linspace(0, n8.t[-1], 57)
-    assert np.max(np.abs(back.theta_at(ts) - n8.theta_at(ts))) < 1e-5 * np.max(np.abs(n8.theta))
+    assert np.max(np.abs(back.theta_at(ts) - n8.theta_at(ts))) < 2e-8 * np.max(np.abs(n8.theta))
 
 
 def test_save_load_round_trip_lsoda(tmp_path):
@@ -166,6 +167,10 @@ def test_check_against_reference_with_every_sequence():
     assert max(rep.off_subspace) <= 1e-9
     assert all(1.6 <= r <= 2.4 for r in rep.rates) and rep.passed
     assert rep.errors[-1] < 0.02
+    # Richardson extrapolation removes GD's first-order error: second order remains (measured
+    # ratio 3.946, error 1.4e-4): the flow agrees with GD's η → 0 limit to ~1e-4, not just 0.016
+    assert all(3.0 <= r <= 5.0 for r in rep.extrapolated_rates)
+    assert rep.extrapolated_errors[-1] < 3e-4
 
 
 def test_check_default_symmetric_reference():

@@ -1,0 +1,153 @@
+"""Plant one bug at a time in a copy of the repository and run the test suite against it.
+
+Each mutation changes one critical formula (masks, normalisers, metric, thresholds, constants,
+adjoints); the suite must fail on every one. Prints a caught / not-caught table and writes
+``benchmarks/results/mutation.json`` and ``.md`` (the README's "What is checked" shows it).
+
+Run: ``python tools/mutation.py [--only SUBSTRING] [--timeout SECONDS]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (system, file, text, replacement, what the bug is)
+MUTATIONS = [
+    ("core", "gradflow/flows.py",
+     "np.linalg.inv(system.metric()[np.ix_(self.idx, self.idx)])",
+     "np.linalg.inv(system.metric())[np.ix_(self.idx, self.idx)]",
+     "restricted weight flow uses the sub-block of G⁻¹ instead of (G_SS)⁻¹"),
+    ("core", "gradflow/criteria.py",
+     "key=lambda n: times[n])",
+     "key=lambda n: -times[n])",
+     "emergence order reversed"),
+    ("core", "gradflow/criteria.py",
+     "    if value_of_step(0) < level:\n        return float(t[0])",
+     "    if value_of_step(0) < level:\n        return float(t[1])",
+     "loss criterion met at the start reports the first step instead of t0"),
+    ("tokens", "gradflow/systems/tokens/continuum.py",
+     "DEFICIT_CONSTANT = float(np.log(4 * np.sqrt(2)) + 4)",
+     "DEFICIT_CONSTANT = float(np.log(4) + 4)",
+     "large-N constant ln(4√2) + 4 -> ln 4 + 4"),
+    ("tokens", "gradflow/systems/tokens/reference.py",
+     "causal = np.tril(np.ones((T, T), dtype=bool))",
+     "causal = np.tril(np.ones((T, T), dtype=bool), k=-1) | np.eye(T, dtype=bool) * (np.arange(T) == 0)",
+     "reference's causal mask made strict (a token no longer attends to itself)"),
+    ("tokens", "gradflow/systems/tokens/reduced.py",
+     "    w = 1.0 / N\n",
+     "    w = 1.0 / (N + 1)\n",
+     "query average normalised by N + 1"),
+    ("tokens", "gradflow/systems/tokens/reduced.py",
+     "value, g = _loss_grad(theta, task.N, float(task.L - task.N))",
+     "value, g = _loss_grad(theta, task.N, float(task.L - task.N + 1))",
+     "one absent label too many in the gradient path"),
+    ("tokens", "gradflow/systems/tokens/reduced.py",
+     "Dbar = -invD * ((g2 * s_ln + g3 * s_le) * invD)",
+     "Dbar = invD * ((g2 * s_ln + g3 * s_le) * invD)",
+     "sign of the softmax normaliser's adjoint"),
+    ("tokens", "gradflow/systems/tokens/reduced.py",
+     "shift = M if M - bottom <= SHIFT_LIMIT else top",
+     "shift = M",
+     "blocked shifts disabled (global shift for every run)"),
+    ("tokens", "gradflow/systems/tokens/subspace.py",
+     "return a1 * a2 * n + (a1 * b2 + b1 * a2) * n + b1 * b2 * n * n",
+     "return a1 * a2 * n + (a1 * b2 + b1 * a2) * n + b1 * b2 * n * (n - 1)",
+     "Gram matrix: J·J block inner product n(n−1) instead of n²"),
+    ("tokens", "gradflow/systems/tokens/__init__.py",
+     'LossBelow("T", 0.5 * logN, "½ log N")',
+     'LossBelow("T", 0.55 * logN, "½ log N")',
+     "emergence threshold ½ log N -> 0.55 log N"),
+    ("tokens", "gradflow/systems/tokens/__init__.py",
+     "THRESHOLDS = (0.1, 1.0)",
+     "THRESHOLDS = (0.1, 0.9)",
+     "parameter threshold 1 -> 0.9"),
+    ("tokens", "gradflow/systems/tokens/_kernels.py",
+     "t7 = 1/(N*t3 + t5 + t6)",
+     "t7 = 1/((N + 1)*t3 + t5 + t6)",
+     "generated kernel: query's layer-1 normaliser off by one label"),
+    ("tokens", "gradflow/systems/tokens/symmetry.py",
+     "                off = (total - diag) / (n * n - n)",
+     "                off = (total - diag) / (n * n)",
+     "orbit average: off-diagonal mean over n² instead of n² − n"),
+]
+
+
+def copy_tree(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dest / f)
+
+
+def run_one(m, timeout: float) -> dict:
+    system, path, old, new, what = m
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        copy_tree(tmp)
+        text = (tmp / path).read_text(encoding="utf-8")
+        if text.count(old) != 1:
+            raise SystemExit(f"mutation {what!r}: the text to replace occurs {text.count(old)} times in {path}")
+        (tmp / path).write_text(text.replace(old, new), encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=str(tmp), GRADFLOW_THREADS="1", NUMBA_CACHE_DIR=str(tmp / ".numba"))
+        where = subprocess.run([sys.executable, "-c", "import gradflow; print(gradflow.__file__)"], cwd=tmp,
+                               env=env, capture_output=True, text=True).stdout.strip()
+        if not where.startswith(str(tmp)):
+            raise SystemExit(f"the copy's gradflow is not the one imported ({where})")
+        try:
+            p = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests"],
+                               cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
+            caught = p.returncode != 0
+            failed = [line.split(" ")[1] for line in p.stdout.splitlines() if line.startswith("FAILED ")]
+            first = failed[0] if failed else ("" if not caught else p.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            caught, first = True, f"suite timed out after {timeout:g} s"
+    return {"system": system, "file": path, "bug": what, "caught": caught, "by": first,
+            "seconds": time.perf_counter() - start}
+
+
+def markdown(rows) -> str:
+    n = sum(r["caught"] for r in rows)
+    lines = [f"Mutation check (`python tools/mutation.py`): {n} of {len(rows)} planted bugs caught.", "",
+             "| system | planted bug | caught | first failing test |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['system']} | {r['bug']} | {'yes' if r['caught'] else '**no**'} | `{r['by']}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="run only mutations whose description contains this")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per suite run")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = p.parse_args(argv)
+    rows = []
+    for m in MUTATIONS:
+        if args.only and args.only not in m[4]:
+            continue
+        rows.append(run_one(m, args.timeout))
+        r = rows[-1]
+        print(f"{'caught' if r['caught'] else 'NOT CAUGHT':10s} {r['seconds']:6.1f} s  {r['bug']}  ({r['by']})",
+              flush=True)
+    print(markdown(rows))
+    if not args.only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "mutation.json").write_text(json.dumps(rows, indent=1))
+        (args.out / "mutation.md").write_text(markdown(rows))
+    return 0 if all(r["caught"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
