@@ -13,7 +13,7 @@ import sys
 from . import system as systems
 from .flows import FLOWS
 
-COMMANDS = ("solve", "check", "train", "derive")
+COMMANDS = ("solve", "check", "train", "derive", "sweep")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +36,10 @@ def _add_system_args(p, cls, overrides=None):
                    help="which system to solve")
     for s in cls.sizes_spec:
         default = (overrides or {}).get(s.name, s.default)
-        p.add_argument(f"--{s.name}", type=int, default=default, help=s.help)
+        if s.choices:
+            p.add_argument(f"--{s.name}", choices=s.choices, default=default, help=s.help)
+        else:
+            p.add_argument(f"--{s.name}", type=int, default=default, help=s.help)
 
 
 def _make_system(args, cls):
@@ -112,6 +115,39 @@ def _cmd_train(args, cls):
     return 0
 
 
+def _cmd_sweep(args, cls):
+    from . import sweep as sw
+    if args.status or args.plot:
+        if args.status:
+            print(sw.status(args.out))
+        if args.plot:
+            print(f"plotted {sw.plot(args.out, args.plot, y=args.y)}")
+        return 0
+    grid = {"system": cls.name}
+    for s in cls.sizes_spec:
+        text = getattr(args, s.name)
+        if text is not None:
+            grid[s.name] = sw.parse_values(text)
+    for name in ("flow", "method"):
+        if getattr(args, name):
+            grid[name] = sw.parse_values(getattr(args, name))
+    if args.params:
+        grid["params"] = [tuple(p.split(",")) for p in args.params.split(";")]
+    if args.rtol is not None:
+        grid["rtol"] = args.rtol
+    runs = sw.expand(grid)
+    executor = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs the optional extra: pip install 'gradflow[dask]'") from None
+        executor = Client(args.scheduler)
+    rows = sw.sweep(runs, args.out, executor, workers=args.workers, retry_failed=args.retry_failed)
+    print(sw.status(args.out))
+    return 0 if all(r["status"] not in ("error", "failed") for r in rows) else 1
+
+
 def _cmd_derive(args, cls):
     from .derive import main as derive_main
     return derive_main(["--check"] if args.check else [])
@@ -153,6 +189,26 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     c.add_argument("--refinements", type=int, default=3, help="steps eta, eta/2, ...")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_check)
+    w = sub.add_parser("sweep", help="many solves, resumable, stored as JSON (gradflow.sweep)",
+                       formatter_class=_Help)
+    w.add_argument("--system", choices=systems.available(), default=cls.name, help="which system to solve")
+    for size in cls.sizes_spec:
+        w.add_argument(f"--{size.name}", default=None,
+                       help=f"{size.help}: values a,b,c or a range lo:hi:xK / lo:hi:+K")
+    w.add_argument("--flow", default=None, help="flows, e.g. theta,weights (default: theta)")
+    w.add_argument("--method", default=None, help="integrators, e.g. LSODA,RK45 (default: LSODA)")
+    w.add_argument("--params", default=None, help="free parameter sets, ';'-separated, e.g. 'alpha3,beta2,gamma3' "
+                   "(default: all)")
+    w.add_argument("--rtol", type=float, default=None, help="relative tolerance (default: solve's)")
+    w.add_argument("--out", required=True, metavar="DIR", help="the store: one JSON file per finished run")
+    where = w.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores, max 2)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS", help="a dask.distributed scheduler")
+    w.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    w.add_argument("--status", action="store_true", help="summarise the store and exit")
+    w.add_argument("--plot", metavar="FILE", help="plot T against N from the store and exit")
+    w.add_argument("--y", default=None, help="what to plot: an emergence key or path like t_p/beta2/0.5")
+    w.set_defaults(func=_cmd_sweep)
     d = sub.add_parser("derive", help="regenerate the kernels and closed forms (python -m gradflow.derive)",
                        formatter_class=_Help)
     d.add_argument("--check", action="store_true", help="exit 1 if the committed files are stale")

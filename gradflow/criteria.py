@@ -49,9 +49,11 @@ class ParamReaches:
 
 @dataclass(frozen=True)
 class Crosses:
-    """``fn(θ)`` becomes ≥ 0 (a user-supplied event); reported as ``emergence[key]``."""
+    """``fn(θ)`` becomes ≥ 0 (a user-supplied event); reported as ``emergence[key]``. ``label``
+    says what happened (e.g. ``"α3, β2 and γ3 all reached 0.5"``)."""
     key: str
     fn: Callable[[np.ndarray], float]
+    label: str = ""
 
 
 def reached(criterion, names, theta, loss) -> bool:
@@ -69,7 +71,7 @@ def describe(criterion) -> str:
         return f"loss fell below {criterion.label or f'{criterion.level:g}'}"
     if isinstance(criterion, ParamReaches):
         return f"{criterion.param} reached {criterion.level:g}"
-    return f"{criterion.key} crossed zero"
+    return criterion.label or f"{criterion.key} crossed zero"
 
 
 def first_crossing_decreasing(t, value_of_step, fn, level) -> float:

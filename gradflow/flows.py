@@ -35,6 +35,7 @@ class Flow:
                 raise ValueError(f"unknown {system.param_word} {n!r} in params; allowed: {', '.join(names)}")
         self.idx = np.array(sorted({names.index(n) for n in chosen}))
         self.params = tuple(names[k] for k in self.idx)
+        self.free = None if len(self.idx) == len(names) else self.idx
         n = len(names)
         self.theta0 = np.zeros(n) if theta0 is None else check_vector("theta0", theta0, n).copy()
         self.M = (np.linalg.inv(system.metric()[np.ix_(self.idx, self.idx)]) if flow == "weights"
@@ -60,7 +61,7 @@ class Flow:
         return self._last[1]
 
     def rhs(self, t, y) -> np.ndarray:
-        value, g = self.system.loss_and_grad(self.full(y))
+        value, g = self.system.loss_and_grad(self.full(y), free=self.free)
         self._last = (np.array(y, copy=True), value)
         g = g[self.idx]
         return -g if self.M is None else -(self.M @ g)

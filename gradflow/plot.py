@@ -46,9 +46,10 @@ def plot_result(result, path=None):
         tp = e["t_p"].get(name, {}).get(key, np.nan)
         if np.isfinite(tp):
             top.plot([tp], [sys_.order_level], "o", color=colour, ms=5)
-    for level in sorted({c.level for c in crits if isinstance(c, ParamReaches)}):
+    levels = sorted({c.level for c in crits if isinstance(c, ParamReaches)})
+    for level in levels:
         top.axhline(level, color="0.6", lw=0.7, ls=":")
-    top.set_yscale("symlog", linthresh=0.1)
+    top.set_yscale("symlog", linthresh=min([lv for lv in levels if lv > 0], default=1.0) / 10)
     head = [sys_.names.index(n) for n in sys_.head]
     low = min(float(np.min(result.theta[keep][:, head])), 0.0)
     top.set_ylim(bottom=1.5 * low - 0.02)
@@ -60,7 +61,8 @@ def plot_result(result, path=None):
             bottom.axhline(c.level, color="0.5", ls="--", lw=0.8)
     T = e.get(sys_.primary_key, np.nan)
     if np.isfinite(T):
-        level = next(c.level for c in crits if getattr(c, "key", None) == sys_.primary_key)
+        primary = next(c for c in crits if getattr(c, "key", None) == sys_.primary_key)
+        level = primary.level if isinstance(primary, LossBelow) else float(np.interp(T, result.t, result.loss))
         for ax in (top, bottom):
             ax.axvline(T, color="k", ls="--", lw=0.8)
         bottom.annotate(f"{sys_.primary_key} = {T:.4g}", (T, level), textcoords="offset points",

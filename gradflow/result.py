@@ -12,7 +12,7 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
 from . import system as systems
-from .criteria import LossBelow
+from .criteria import Crosses, LossBelow, describe
 
 
 @dataclass
@@ -102,8 +102,10 @@ class Result:
         lines = [f"{sys_.name}: {self.flow} flow, {sys_.describe()}, params {len(self.params)}: "
                  f"{self.status} ({self.message})"]
         losses = [c for c in sys_.criteria() if isinstance(c, LossBelow)]
-        lines.append("   ".join(f"{c.key} = {e[c.key]:.6g}" for c in losses)
-                     + "   (loss < " + ", < ".join(c.label or f"{c.level:g}" for c in losses) + ")")
+        events = [c for c in sys_.criteria() if isinstance(c, Crosses)]
+        lines.append("   ".join(f"{c.key} = {e[c.key]:.6g}" for c in losses + events)
+                     + "   (loss < " + ", < ".join(c.label or f"{c.level:g}" for c in losses)
+                     + "".join(f"; {c.key}: {describe(c)}" for c in events) + ")")
         lines.append(f"order (by t_p({sys_.order_level:g})): " + " -> ".join(self.order))
         for name in sys_.head:
             if name in self.params:

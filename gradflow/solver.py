@@ -32,7 +32,7 @@ PROGRESS_EVERY = 1.0
 STATIONARY_TOL = 1e-14
 
 
-def solve(N: int | None = None, *, system="tokens", flow: str = "theta", params=None, theta0=None,
+def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "theta", params=None, theta0=None,
           method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10,
           t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
           t_limit: float | None = None, criteria=(), progress: bool = False, threads: int | None = None,

@@ -20,8 +20,10 @@ How to add a system
    and sets ``self.task``, the system's own description of the problem; ``sizes()`` returns the
    dict that ``from_sizes(**sizes)`` turns back into an equal system (used by ``Result.save`` /
    ``load``).
-4. ``loss(θ)`` and ``loss_and_grad(θ)``: the exact reduced loss and its gradient. The core passes
-   a C-contiguous float64 array of length ``len(names)``, already validated.
+4. ``loss(θ)`` and ``loss_and_grad(θ, free=None)``: the exact reduced loss and its gradient. The
+   core passes a C-contiguous float64 array of length ``len(names)``; ``free`` is None or the
+   sorted indices of the parameters whose gradient entries will be used (a system may then leave
+   the others out of the work and at 0).
 5. Optional: ``hessian(θ)`` (the flows' analytic Jacobian for implicit methods; without it the
    solver lets SciPy difference the right-hand side), ``metric()`` (the Gram matrix G of the
    parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
@@ -44,12 +46,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_int
+from ._validate import check_choice, check_int
 
 #: Built-in systems: name -> "module:Class", imported only when first asked for.
-REGISTRY = {"tokens": "gradflow.systems.tokens:TokensSystem"}
-#: The system ``solve`` and the CLI use when none is named.
-DEFAULT_SYSTEM = "tokens"
+REGISTRY = {"tokens": "gradflow.systems.tokens:TokensSystem",
+            "paper": "gradflow.systems.paper:PaperSystem"}
+#: The system ``solve`` and the CLI use when none is named: the seed paper's own setting.
+DEFAULT_SYSTEM = "paper"
 
 _resolved: dict[str, type] = {}
 
@@ -57,11 +60,13 @@ _resolved: dict[str, type] = {}
 @dataclass(frozen=True)
 class Size:
     """One size argument of a system: ``default`` may be None (then the system derives it);
-    ``low`` is the smallest allowed integer."""
+    ``low`` is the smallest allowed integer, or, for an option that takes a word, ``choices``
+    lists the allowed words (``low`` is then ignored)."""
     name: str
-    default: int | None
+    default: int | str | None
     low: int
     help: str
+    choices: tuple = ()
 
 
 class System:
@@ -98,8 +103,16 @@ class System:
         if unknown:
             raise ValueError(f"unknown size argument(s) {', '.join(sorted(unknown))} for system "
                              f"{cls.name!r}; allowed: {', '.join(known)}")
-        return {k: (None if sizes.get(k, s.default) is None else check_int(k, sizes.get(k, s.default), s.low))
-                for k, s in known.items()}
+        out = {}
+        for k, s in known.items():
+            value = sizes.get(k, s.default)
+            if value is None:
+                out[k] = None
+            elif s.choices:
+                out[k] = check_choice(k, value, s.choices)
+            else:
+                out[k] = check_int(k, value, s.low)
+        return out
 
     def check_size_limits(self) -> None:
         """Raise ``ValueError`` if the sizes are beyond what this machine can solve."""
@@ -108,7 +121,7 @@ class System:
     def loss(self, theta: np.ndarray) -> float:
         raise NotImplementedError
 
-    def loss_and_grad(self, theta: np.ndarray):
+    def loss_and_grad(self, theta: np.ndarray, free=None):
         raise NotImplementedError
 
     hessian = None

@@ -48,6 +48,14 @@ def test_plateau_without_hessian_uses_difference_jacobians_or_explicit_methods()
             assert r.emergence["t_p"]["w"][f"{c:g}"] == pytest.approx(Plateau.time_to(c), rel=30 * RTOL)
 
 
+def test_a_criterion_met_at_the_start_reports_time_zero():
+    q = Quadratic(coupled=0)
+    start_loss = q.loss(np.zeros(3))
+    r = gf.solve(system=q, criteria=[gf.LossBelow("already", start_loss + 1.0),
+                                     gf.Crosses("always", lambda th: 1.0)])
+    assert r.emergence["already"] == 0.0 and r.emergence["always"] == 0.0
+
+
 def test_user_criterion_of_theta():
     q = Quadratic(coupled=0)
     crit = gf.Crosses("x_plus_y_is_2", lambda th: th[0] + th[1] - 2.0)

@@ -42,7 +42,7 @@ class Quadratic(System):
     def loss(self, theta):
         return float(0.5 * theta @ self.A @ theta - self.B @ theta + self.c)
 
-    def loss_and_grad(self, theta):
+    def loss_and_grad(self, theta, free=None):
         return self.loss(theta), self.A @ theta - self.B
 
     def hessian(self, theta):
@@ -92,7 +92,7 @@ class Plateau(System):
     def loss(self, theta):
         return float(-np.log1p(theta[0]) + theta[0] / 2)
 
-    def loss_and_grad(self, theta):
+    def loss_and_grad(self, theta, free=None):
         return self.loss(theta), np.array([-1 / (1 + theta[0]) + 0.5])
 
     def criteria(self):

@@ -25,32 +25,32 @@ def main(*args):
 
 def test_solve_prints_summary_and_saves(tmp_path):
     out, fig = tmp_path / "r.npz", tmp_path / "r.png"
-    code, stdout = main("solve", "--N", "6", "--quiet", "--out", str(out), "--plot", str(fig))
+    code, stdout = main("solve", "--system", "tokens", "--N", "6", "--quiet", "--out", str(out), "--plot", str(fig))
     assert code == 0
     assert "order (by t_p(0.1)): gamma3 -> beta2 -> alpha3" in stdout
     assert gf.Result.load(out).task == gf.Task(6) and fig.stat().st_size > 0
 
 
 def test_solve_three_parameters():
-    code, stdout = main("solve", "--N", "5", "--params", "alpha3,beta2,gamma3", "--flow", "weights", "--quiet")
+    code, stdout = main("solve", "--system", "tokens", "--N", "5", "--params", "alpha3,beta2,gamma3", "--flow", "weights", "--quiet")
     assert code == 0 and "params 3" in stdout
 
 
 def test_stationary_start_exits_1_with_a_message():
-    code, stdout = main("solve", "--N", "5", "--L", "5", "--quiet")
+    code, stdout = main("solve", "--system", "tokens", "--N", "5", "--L", "5", "--quiet")
     assert code == 1 and "stationary" in stdout
-    code, stdout = main("solve", "--N", "5", "--L", "5", "--quiet", "--theta0", "gamma3=0.1", "--t-max", "5")
+    code, stdout = main("solve", "--system", "tokens", "--N", "5", "--L", "5", "--quiet", "--theta0", "gamma3=0.1", "--t-max", "5")
     assert code == 0 and "t_max" in stdout
 
 
 @pytest.mark.parametrize("args, text", [
-    (("solve", "--N", "1"), "N must be an integer >= 2"),
-    (("solve", "--N", "x"), "invalid int value"),
-    (("solve", "--params", "alpha3,zeta"), "unknown pseudo-parameter 'zeta'"),
-    (("solve", "--rtol", "-1"), "rtol must be"),
-    (("check", "--N", "4", "--K", "2"), "K must be an integer >= 4"),
-    (("check", "--eta", "0"), "eta must be"),
-    (("train", "--steps", "-2"), "steps must be"),
+    (("solve", "--system", "tokens", "--N", "1"), "N must be an integer >= 2"),
+    (("solve", "--system", "tokens", "--N", "x"), "invalid int value"),
+    (("solve", "--system", "tokens", "--params", "alpha3,zeta"), "unknown pseudo-parameter 'zeta'"),
+    (("solve", "--system", "tokens", "--rtol", "-1"), "rtol must be"),
+    (("check", "--system", "tokens", "--N", "4", "--K", "2"), "K must be an integer >= 4"),
+    (("check", "--system", "tokens", "--eta", "0"), "eta must be"),
+    (("train", "--system", "tokens", "--steps", "-2"), "steps must be"),
     (("frobnicate",), "invalid choice"),
     ((), "required"),
 ])
@@ -66,20 +66,20 @@ def test_bad_arguments_one_line_exit_2(args, text, capsys):
 
 
 def test_bad_argument_through_python_m_gradflow():
-    p = run("solve", "--N", "1")
+    p = run("solve", "--system", "tokens", "--N", "1")
     assert p.returncode == 2 and p.stdout == "" and len(p.stderr.strip().splitlines()) == 1
     assert "N must be an integer >= 2" in p.stderr and "Traceback" not in p.stderr
 
 
 @pytest.mark.parametrize("args, text", [
-    (("solve", "--out", "."), "is a directory"),
-    (("solve", "--out", "x.txt"), "must end in .npz"),
-    (("solve", "--plot", "/nonexistent-dir/x.png"), "does not exist"),
-    (("solve", "--N", "1000000000"), "beyond this machine"),
-    (("solve", "--theta0", "gamma3"), "NAME=VALUE"),
-    (("solve", "--theta0", "zeta=1"), "unknown parameter 'zeta'"),
-    (("solve", "--threads", "0"), "threads must be an integer >= 1"),
-    (("solve", "--system", "nope"), "invalid choice"),
+    (("solve", "--system", "tokens", "--out", "."), "is a directory"),
+    (("solve", "--system", "tokens", "--out", "x.txt"), "must end in .npz"),
+    (("solve", "--system", "tokens", "--plot", "/nonexistent-dir/x.png"), "does not exist"),
+    (("solve", "--system", "tokens", "--N", "1000000000"), "beyond this machine"),
+    (("solve", "--system", "tokens", "--theta0", "gamma3"), "NAME=VALUE"),
+    (("solve", "--system", "tokens", "--theta0", "zeta=1"), "unknown parameter 'zeta'"),
+    (("solve", "--system", "tokens", "--threads", "0"), "threads must be an integer >= 1"),
+    (("solve", "--system", "tokens", "--system", "nope"), "invalid choice"),
 ])
 def test_bad_paths_and_sizes_exit_2_before_work(args, text, capsys):
     import time

@@ -35,7 +35,7 @@ def test_solve_reports_emergence(n8):
 @pytest.mark.parametrize("flow", ["theta", "weights"])
 @pytest.mark.parametrize("N", [4, 8, 16])
 def test_order_is_gamma3_beta2_alpha3(N, flow):
-    r = gf.solve(N, flow=flow)
+    r = gf.solve(N, system="tokens", flow=flow)
     assert r.order == ("gamma3", "beta2", "alpha3")
 
 
@@ -44,7 +44,7 @@ def test_three_parameter_solve_equals_frozen_full_system():
     components of the gradient set to zero, integrated independently (DOP853, rtol 1e-12):
     θ agrees to 1e-6 absolute at 30 times and T(N) to 1e-7 relative."""
     task = gf.Task(8)
-    r = gf.solve(8, params=HEAD, rtol=1e-11, atol=1e-13)
+    r = gf.solve(8, system="tokens", params=HEAD, rtol=1e-11, atol=1e-13)
     mask = np.zeros(19)
     mask[[index(n) for n in HEAD]] = 1.0
     ref = solve_ivp(lambda t, y: -mask * gf.grad(y, task), (0, r.t[-1]), np.zeros(19), method="DOP853",
@@ -78,7 +78,7 @@ def test_four_conserved_beta_combinations_and_15_dimensions(flow):
     """derivations/README.md §5: v·θ is conserved by the θ-flow and (Gv)·θ by the weight flow
     for the four v below, and the trajectory from θ = 0 spans exactly 19 − 4 = 15 dimensions."""
     N, L = 8, 12
-    r = gf.solve(N, L=L, flow=flow)
+    r = gf.solve(N, system="tokens", L=L, flow=flow)
     V = np.zeros((4, 19))
     V[0, [index("beta3"), index("beta7"), index("beta11")]] = [-1, 1, 1]
     V[1, [index("beta4"), index("beta8"), index("beta12")]] = [-1, 1, 1]
@@ -94,27 +94,27 @@ def test_four_conserved_beta_combinations_and_15_dimensions(flow):
 
 
 def test_methods_agree():
-    T = {m: gf.solve(8, method=m, rtol=1e-10, atol=1e-12).emergence["T"] for m in ("Radau", "BDF", "LSODA")}
+    T = {m: gf.solve(8, system="tokens", method=m, rtol=1e-10, atol=1e-12).emergence["T"] for m in ("Radau", "BDF", "LSODA")}
     assert max(T.values()) - min(T.values()) < 1e-6 * T["Radau"]
 
 
 def test_t_max_is_respected():
-    r = gf.solve(6, t_max=50.0)
+    r = gf.solve(6, system="tokens", t_max=50.0)
     assert r.status == "t_max" and r.t[-1] == 50.0 and np.isnan(r.emergence["T"])
 
 
 def test_t_limit_reports_not_emerged():
-    r = gf.solve(8, t_limit=50.0)
+    r = gf.solve(8, system="tokens", t_limit=50.0)
     assert r.status == "not_emerged" and not r.success and r.t[-1] == 50.0
 
 
 def test_stationary_start_is_reported_not_integrated():
-    r = gf.solve(6, L=6)
+    r = gf.solve(6, system="tokens", L=6)
     assert r.status == "stationary" and not r.success and "stationary" in r.message
     assert len(r.t) == 1 and r.order == ()
     theta0 = np.zeros(19)
     theta0[index("gamma3")] = 0.1                   # a perturbed start does move
-    assert gf.solve(6, L=6, theta0=theta0, t_max=10.0).status == "t_max"
+    assert gf.solve(6, system="tokens", L=6, theta0=theta0, t_max=10.0).status == "t_max"
 
 
 def test_save_load_round_trip(n8, tmp_path):
@@ -134,7 +134,7 @@ def test_save_load_round_trip(n8, tmp_path):
 
 def test_save_load_round_trip_lsoda(tmp_path):
     """LSODA keeps no derivative at the steps: it is evaluated when saving, exactly."""
-    r = gf.solve(6, method="LSODA")
+    r = gf.solve(6, system="tokens", method="LSODA")
     back = gf.Result.load(r.save(tmp_path / "l6.npz"))
     assert np.array_equal(back.dtheta, r.dtheta)
     k = len(r.t) // 2
@@ -157,7 +157,7 @@ def test_plot_writes_a_figure(n8, tmp_path):
 def test_invalid_input(kwargs, match):
     args = {"N": 4} | kwargs
     with pytest.raises(ValueError, match=match):
-        gf.solve(**args)
+        gf.solve(**args, system="tokens")
 
 
 def test_check_against_reference_with_every_sequence():

@@ -82,7 +82,7 @@ class TokensSystem(System):
     def loss(self, theta) -> float:
         return reduced.loss(theta, self.task)
 
-    def loss_and_grad(self, theta):
+    def loss_and_grad(self, theta, free=None):
         return reduced.loss_and_grad(theta, self.task)
 
     def hessian(self, theta) -> np.ndarray:

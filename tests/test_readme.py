@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_results_block_matches_the_benchmark_json():
@@ -33,4 +33,5 @@ def test_usage_example_runs(tmp_path):
         os.chdir(cwd)
     assert namespace["order"] == ("gamma3", "beta2", "alpha3")
     assert namespace["T"] == pytest.approx(10180.9, rel=1e-5)      # the figure the README quotes
-    assert namespace["off"] < 1e-12 and (tmp_path / "n64.png").exists()
+    assert namespace["off"] < 1e-12 and (tmp_path / "p64.png").exists()
+    assert namespace["r"].system.name == "paper" and namespace["h"].order == ("gamma3", "beta2", "alpha3")

@@ -1,0 +1,83 @@
+"""Render the README's "paper: Theorem 2" block from benchmarks/results/paper/theorem2.json.
+
+``python benchmarks/paper/readme_paper.py --write`` replaces the text between
+``<!-- paper-results:start -->`` and ``<!-- paper-results:end -->`` in README.md; without ``--write``
+it prints the block. tests/paper/test_readme_paper.py fails when the README and the JSON disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results" / "paper"
+START, END = "<!-- paper-results:start -->", "<!-- paper-results:end -->"
+
+
+def render(results: Path = RESULTS) -> str:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from theorem2 import table
+    finally:
+        sys.path.pop(0)
+    d = json.loads((results / "theorem2.json").read_text())
+    a3, a19 = d["analysis"]["last/3"], d["analysis"]["last/19"]
+    last3 = [x for x in d["runs"] if x["query"] == "last" and x["system"] == "3"][-1]
+    last19 = [x for x in d["runs"] if x["query"] == "last" and x["system"] == "19"]
+    first_swap = next((x["N"] for x in last19 if x["order"] != ["gamma3", "beta2", "alpha3"]), None)
+
+    def sl(a, key):
+        return a[key]["local_slope"][-1]
+    m = d["meta"]
+    out = [START, "",
+           f"Measured by `python benchmarks/paper/theorem2.py` (LSODA, rtol {m['rtol']:g}, atol {m['atol']:g}; "
+           f"{len(d['runs'])} solves in {m['seconds']:.0f} s on this 2-core machine). Query last, N = 4 … {m['n_max']}:",
+           "",
+           f"* **3 parameters (α3, β2, γ3), Theorem 2 reproduced with its constants.** Order γ3 → β2 → α3 at every N; "
+           f"local slopes at N = {last3['N']}: T_γ {sl(a3, 'gamma3(0.5)'):.4f}, T_β {sl(a3, 'beta2(0.5)'):.4f}, "
+           f"T_α {sl(a3, 'alpha3(0.5)'):.4f}, T_loss {sl(a3, 'T_loss'):.4f} (1, 2, 2, 2 in theory); the derived "
+           f"constants 2 ln 2, 4√(π/2) erf(1/(2√2)), 4√(π/2) erf(1/√2) and τ* = 4√(π/2) agree with the runs to the "
+           f"relative gaps in the table below ([derivations/paper/](derivations/paper/README.md) §4).",
+           f"* **19 parameters: T_γ = Θ(N) (local slope {sl(a19, 'gamma3(0.5)'):.4f} at N = {last19[-1]['N']}), but the "
+           f"order is γ3 → α3 → β2 from N = {first_swap} on, and Θ(N²) is not reached by N = {last19[-1]['N']}:** "
+           f"the local slopes of T_β, T_α and T_loss are {sl(a19, 'beta2(0.5)'):.3f}, {sl(a19, 'alpha3(0.5)'):.3f} and "
+           f"{sl(a19, 'T_loss'):.3f} there, still rising with every doubling (T_β by "
+           f"{a19['beta2(0.5)']['local_slope'][-1] - a19['beta2(0.5)']['local_slope'][-2]:.4f} in the last one), with "
+           "T/N² still falling; whether they reach 2 is not settled within these N. SPEC-paper's "
+           "order γ3 → β2 → α3 and its Θ(N²) hold for the self-contained three-parameter head; for the full flow of "
+           "this reconstruction the order differs and the N² law is at best approached from below. "
+           f"Pseudo-parameters that move: {', '.join(last19[-1]['moved'])} (α2 and β5 … β8 never do); "
+           "trajectory rank (singular values above 1e-10 of the largest) "
+           + ", ".join(f"{r} at N = {'/'.join(str(x['N']) for x in last19 if x['rank'] == r)}"
+                       for r in sorted({x['rank'] for x in last19}, reverse=True)) + ".",
+           "* The uniform query (O(N²) per evaluation, so smaller N) is in the last two tables: T_γ stays 2 ln 2·N "
+           "with 3 parameters, the other times' local slopes are still rising at the largest N; its law is "
+           "measured, not derived.", "",
+           table(d).strip(), "", "![Theorem 2: T(N) and local slopes](benchmarks/results/paper/theorem2.png)", "",
+           END]
+    return "\n".join(out)
+
+
+def splice(readme: str, block: str) -> str:
+    start, end = readme.index(START), readme.index(END) + len(END)
+    return readme[:start] + block + readme[end:]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--write", action="store_true", help="update README.md in place")
+    args = p.parse_args(argv)
+    block = render()
+    if args.write:
+        path = ROOT / "README.md"
+        path.write_text(splice(path.read_text(), block))
+        print("updated README.md")
+    else:
+        print(block)
+
+
+if __name__ == "__main__":
+    main()

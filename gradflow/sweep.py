@@ -1,0 +1,274 @@
+"""``sweep``: many solves, on this machine or a cluster, resumable, each finished run stored at once.
+
+A sweep is a list of ``solve`` keyword dicts (or a grid: a dict of lists, expanded to every
+combination). Each run is keyed by a hash of its inputs and the gradflow version; its row — inputs,
+status, emergence times, order, solver statistics, wall time, or the error it raised — is written to
+``<store>/runs/<key>.json`` the moment it finishes, through a temporary file and a rename, so an
+interrupted sweep (Ctrl-C, a killed worker or machine) loses no finished run and leaves no
+half-written file. Running the same sweep again skips every run already stored.
+
+The store is plain JSON, one file per run: ``json.load`` reads it without gradflow.
+
+Executors. Default: local worker processes (``workers``, default the cores, at most 2), each with
+one kernel thread (``GRADFLOW_THREADS=1``, ``NUMBA_NUM_THREADS=1``): on a small machine several
+processes that each spin up their own threads would fight over the same cores. Any
+``concurrent.futures.Executor`` is accepted, and so is a ``dask.distributed`` Client (the optional
+extra ``gradflow[dask]``): ``sweep(runs, store, executor=Client("tcp://scheduler:8786"))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import json
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from . import system as systems
+
+#: solve() arguments a run may carry besides the system's size arguments
+_SOLVE_ARGS = None
+
+
+def _solve_args() -> set:
+    global _SOLVE_ARGS
+    if _SOLVE_ARGS is None:
+        from .solver import solve
+        _SOLVE_ARGS = set(inspect.signature(solve).parameters) - {"progress", "criteria", "threads"}
+    return _SOLVE_ARGS
+
+
+def expand(runs) -> list[dict]:
+    """A list of run dicts from a grid (dict of lists or scalars) or a list of dicts; each checked
+    (``ValueError`` naming the bad argument) before anything runs."""
+    if isinstance(runs, dict):
+        keys = list(runs)
+        values = [v if isinstance(v, (list, tuple)) else [v] for v in runs.values()]
+        runs = [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+    elif not isinstance(runs, (list, tuple)) or not all(isinstance(r, dict) for r in runs):
+        raise ValueError("runs must be a dict of lists (a grid) or a list of dicts of solve arguments")
+    out = []
+    for run in runs:
+        run = {k: (list(v) if isinstance(v, tuple) else v) for k, v in run.items()}
+        name = run.get("system", systems.DEFAULT_SYSTEM)
+        cls = systems.get(name)
+        sizes = {k: v for k, v in run.items() if k in {s.name for s in cls.sizes_spec}}
+        unknown = set(run) - set(sizes) - _solve_args()
+        if unknown:
+            raise ValueError(f"unknown run argument(s) {', '.join(sorted(unknown))}; allowed: solve()'s "
+                             f"arguments and the sizes of system {name!r}")
+        cls(**sizes)                                   # validates the sizes now, not in a worker
+        out.append(dict(run, system=name))
+    return out
+
+
+def run_key(run: dict) -> str:
+    """Hash of a run's inputs and the gradflow version (16 hex digits)."""
+    from . import __version__
+    text = json.dumps({"run": run, "version": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def execute(run: dict) -> dict:
+    """Solve one run in this process (one kernel thread) and return its row; errors are recorded."""
+    from .result import json_ready
+    from .solver import solve
+    start = time.perf_counter()
+    row = {"key": run_key(run), "inputs": run, "pid": os.getpid()}
+    try:
+        params = run.get("params")
+        r = solve(**{k: v for k, v in run.items() if k != "params"}, params=params, threads=1)
+        row.update(status=r.status, message=r.message, emergence=json_ready(r.emergence), order=list(r.order),
+                   stats=r.stats, final_loss=r.final_loss(),
+                   final_theta=dict(zip(r.names, r.theta[-1].tolist())))
+    except Exception as exc:                                   # recorded; the sweep goes on
+        row.update(status="error", message=f"{type(exc).__name__}: {exc}")
+    row["wall_seconds"] = time.perf_counter() - start
+    return row
+
+
+def _write_atomic(path: Path, row: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(row, indent=1, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def load(store) -> list[dict]:
+    """Every stored row of a sweep, in key order."""
+    folder = Path(store) / "runs"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def _worker_init():
+    os.environ["GRADFLOW_THREADS"] = "1"
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+
+
+class _Progress:
+    """done / failed / remaining with an ETA: one line rewritten on a terminal, plain lines else."""
+
+    def __init__(self, total: int, skipped: int, stream=sys.stderr, enabled: bool = True):
+        self.total, self.skipped, self.stream, self.enabled = total, skipped, stream, enabled
+        self.done = self.failed = 0
+        self.start = time.perf_counter()
+        self.tty = enabled and getattr(stream, "isatty", lambda: False)()
+
+    def update(self, row: dict) -> None:
+        self.done += 1
+        self.failed += row["status"] in ("error", "failed")
+        if not self.enabled:
+            return
+        remaining = self.total - self.skipped - self.done
+        rate = (time.perf_counter() - self.start) / self.done
+        eta = f"{rate * remaining:.0f} s" if remaining else "0 s"
+        if self.tty:
+            width = 30
+            filled = int(width * (self.skipped + self.done) / max(self.total, 1))
+            print(f"\r[{'#' * filled}{'.' * (width - filled)}] done {self.skipped + self.done}/{self.total}  "
+                  f"failed {self.failed}  remaining {remaining}  ETA {eta}", end="", file=self.stream, flush=True)
+            if not remaining:
+                print(file=self.stream)
+        else:
+            print(f"done {self.skipped + self.done}/{self.total}  failed {self.failed}  remaining {remaining}  "
+                  f"ETA {eta}  ({row['inputs']} -> {row['status']}, {row['wall_seconds']:.1f} s)",
+                  file=self.stream, flush=True)
+
+
+def sweep(runs, store, executor=None, *, workers: int | None = None, retry_failed: bool = False,
+          progress: bool = True) -> list[dict]:
+    """Run every run not yet in ``store`` and return the table of all of them (one row per run,
+    in the order given). See the module docstring for executors and the store."""
+    runs = expand(runs)
+    folder = Path(store) / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = [run_key(r) for r in runs]
+    stored = {row["key"]: row for row in load(store)}
+    todo = [(k, r) for k, r in zip(keys, runs)
+            if k not in stored or (retry_failed and stored[k]["status"] in ("error", "failed"))]
+    todo = list(dict(todo).items())                              # a run listed twice runs once
+    bar = _Progress(len(set(keys)), len(set(keys)) - len(todo), enabled=progress)
+    if todo:
+        own = executor is None
+        if own:
+            n = workers or min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)
+            from multiprocessing import get_context
+            executor = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_worker_init)
+        try:
+            for row in _results(executor, todo):
+                _write_atomic(folder / f"{row['key']}.json", row)
+                stored[row["key"]] = row
+                bar.update(row)
+        finally:
+            if own:
+                executor.shutdown(wait=False, cancel_futures=True)
+    return [stored[k] for k in keys]
+
+
+def _results(executor, todo):
+    """Rows as they finish, from a concurrent.futures executor or a dask.distributed Client."""
+    if type(executor).__module__.split(".")[0] == "distributed":
+        from distributed import as_completed
+        futures = [executor.submit(execute, run, key=f"gradflow-{key}", pure=False) for key, run in todo]
+        for f in as_completed(futures):
+            yield f.result()
+        return
+    pending = {executor.submit(execute, run) for _, run in todo}
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in finished:
+            yield f.result()
+
+
+def status(store) -> str:
+    """A short summary of a store: runs by status and system, total wall time."""
+    rows = load(store)
+    if not rows:
+        return f"{store}: no runs stored"
+    by = {}
+    for r in rows:
+        k = (r["inputs"].get("system", "?"), r["status"])
+        by[k] = by.get(k, 0) + 1
+    lines = [f"{store}: {len(rows)} runs, {sum(r['wall_seconds'] for r in rows):.1f} s of solving"]
+    lines += [f"  {system:8s} {st:12s} {n}" for (system, st), n in sorted(by.items())]
+    errors = [r for r in rows if r["status"] == "error"]
+    lines += [f"  error: {r['inputs']}: {r['message']}" for r in errors[:5]]
+    return "\n".join(lines)
+
+
+def parse_values(text: str):
+    """CLI values: ``a,b,c``; ``lo:hi:xk`` (geometric, factor k) or ``lo:hi:+k`` (arithmetic), ends
+    included; numbers become ints or floats, everything else stays a word."""
+    def one(v):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+        return v
+    if text.count(":") == 2:
+        lo, hi, step = text.split(":")
+        lo, hi = one(lo), one(hi)
+        if step[:1] not in ("x", "+") or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
+            raise ValueError(f"range must be lo:hi:xK or lo:hi:+K, got {text!r}")
+        k = one(step[1:])
+        if not isinstance(k, (int, float)) or k <= (1 if step[0] == "x" else 0):
+            raise ValueError(f"range step must be > {1 if step[0] == 'x' else 0}, got {text!r}")
+        out, v = [], lo
+        while v <= hi:
+            out.append(v)
+            v = v * k if step[0] == "x" else v + k
+        return out
+    return [one(v) for v in text.split(",") if v]
+
+
+def _value(row: dict, path: str):
+    """``row["emergence"]`` at a path like ``"t_ICL"`` or ``"t_p/beta2/0.5"`` (None if absent)."""
+    x = row.get("emergence") or {}
+    for part in path.split("/"):
+        if not isinstance(x, dict) or part not in x:
+            return None
+        x = x[part]
+    return x
+
+
+def plot(store, path, y: str | None = None, x: str = "N"):
+    """T against N for every configuration in the store (all inputs but ``x`` equal), log-log, with
+    local slopes d ln T / d ln N in a second panel; redrawn from the stored rows, no solving.
+    ``y``: an emergence path (default: the first system's primary key)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from .result import check_output_path
+    path = check_output_path(path)
+    rows = [r for r in load(store) if r["status"] in ("emerged", "t_max")]
+    if not rows:
+        raise ValueError(f"no finished runs in {store} to plot")
+    y = y or systems.get(rows[0]["inputs"]["system"]).primary_key
+    groups = {}
+    for r in rows:
+        config = json.dumps({k: v for k, v in r["inputs"].items() if k != x}, sort_keys=True)
+        value = _value(r, y)
+        if value is not None and x in r["inputs"]:
+            groups.setdefault(config, []).append((r["inputs"][x], value))
+    fig, (ax, sx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for config, pts in sorted(groups.items()):
+        pts.sort()
+        X, Y = np.array(pts, dtype=float).T
+        label = ", ".join(f"{k}={v}" for k, v in json.loads(config).items() if k != "system")
+        ax.loglog(X, Y, "o-", ms=3, label=label or config)
+        if len(X) > 1:
+            sx.semilogx(np.sqrt(X[1:] * X[:-1]), np.diff(np.log(Y)) / np.diff(np.log(X)), "o-", ms=3)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend(fontsize=6)
+    sx.set_xlabel(f"{x} (midpoint)")
+    sx.set_ylabel(f"local slope d ln {y} / d ln {x}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

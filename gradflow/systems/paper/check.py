@@ -1,0 +1,138 @@
+"""``check`` for the paper system: the solved weight flow against gradient descent on the full-weight
+reference, with the population gradient averaged exactly over a finite group of frames.
+
+At N = 3 (D = 8) the 8192 frames of :func:`.symmetry.finite_frames` have the same fixed space as
+the full rotation groups, so at invariant weights their average is the population gradient. GD runs
+on the three full matrices from W = 0 with steps η, η/2, η/4 …, each gradient the mean of the
+per-frame gradients computed by backprop, nothing projected. Every recorded W is projected onto the
+19 basis matrices: the off-span residual must stay at rounding level (SPEC-paper §6: the flow stays
+in the 19-dimensional span), and θ_GD must follow ``solve(flow="weights")`` with an error that
+halves with η (GD is the flow's Euler scheme) and, after Richardson extrapolation, quarters.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..._validate import check_choice, check_int, check_positive
+from ...solver import solve
+from . import reference as ref
+from .reduced import QUERIES
+from .symmetry import finite_frames
+
+N_CHECK = 3
+D_CHECK = 8
+OFF_SPAN_TOL = 1e-12
+RATE_RANGE = (1.6, 2.4)
+EXTRAPOLATED_RATE_RANGE = (3.0, 5.0)
+
+
+def frames_batch(query: str):
+    """Every frame of the finite group applied to the canonical sequences: (E, Y)."""
+    C, P = finite_frames()
+    q = np.array([N_CHECK]) if query == "last" else np.arange(1, N_CHECK + 1)
+    E0, Y0 = ref.canonical(N_CHECK, D_CHECK, q)
+    Qs = np.repeat(C, len(P), axis=0)
+    Us = np.tile(P, (len(C), 1, 1))
+    E = np.empty((len(Qs) * len(q),) + E0.shape[1:])
+    Y = np.empty((len(Qs) * len(q), D_CHECK))
+    for k in range(len(q)):
+        E[k::len(q), :, :D_CHECK] = np.einsum("gij,tj->gti", Qs, E0[k, :, :D_CHECK])
+        E[k::len(q), :, D_CHECK:] = np.einsum("gij,tj->gti", Us, E0[k, :, D_CHECK:])
+        Y[k::len(q)] = np.einsum("gij,j->gi", Qs, Y0[k])
+    return E, Y
+
+
+@dataclass
+class PaperCheckReport:
+    """θ of GD (per η) and of the solved weight flow at common times ``t``; the largest off-span
+    residual of each GD run; max |θ_GD − θ_ODE| per η and after Richardson extrapolation."""
+    query: str
+    t: np.ndarray
+    etas: list
+    theta_ode: np.ndarray
+    theta_gd: list = field(repr=False)
+    off_span: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    @property
+    def errors(self) -> list:
+        return [float(np.max(np.abs(th - self.theta_ode))) for th in self.theta_gd]
+
+    @property
+    def rates(self) -> list:
+        e = self.errors
+        return [a / b for a, b in zip(e, e[1:])]
+
+    @property
+    def extrapolated_errors(self) -> list:
+        return [float(np.max(np.abs(2 * b - a - self.theta_ode))) for a, b in zip(self.theta_gd, self.theta_gd[1:])]
+
+    @property
+    def extrapolated_rates(self) -> list:
+        e = self.extrapolated_errors
+        return [a / b for a, b in zip(e, e[1:])]
+
+    @property
+    def passed(self) -> bool:
+        lo, hi = RATE_RANGE
+        elo, ehi = EXTRAPOLATED_RATE_RANGE
+        return (max(self.off_span) <= OFF_SPAN_TOL and all(lo <= r <= hi for r in self.rates)
+                and all(elo <= r <= ehi for r in self.extrapolated_rates))
+
+    def summary(self) -> str:
+        lines = [f"check: full-weight GD (gradient averaged over 8192 frames) vs solve(flow='weights'), "
+                 f"paper N = {N_CHECK}, D = {D_CHECK}, query {self.query}, t in [0, {self.t[-1]:g}]"]
+        for k, eta in enumerate(self.etas):
+            rate = f"   ratio to eta/2: {self.rates[k]:.3f}" if k < len(self.rates) else ""
+            lines.append(f"  eta = {eta:<8g} off-span {self.off_span[k]:.2e}   max|theta_GD - theta_ODE| = "
+                         f"{self.errors[k]:.3e}   ({self.seconds[k]:.1f} s){rate}")
+        for k, e in enumerate(self.extrapolated_errors):
+            rate = f"   ratio {self.extrapolated_rates[k]:.3f}" if k < len(self.extrapolated_rates) else ""
+            lines.append(f"  extrapolated 2*GD(eta/{2 ** (k + 1)}) - GD(eta/{2 ** k}): {e:.3e}{rate}")
+        lines.append(f"{'PASSED' if self.passed else 'FAILED'}: off-span <= {OFF_SPAN_TOL:g}, ratios in "
+                     f"{list(RATE_RANGE)}, extrapolated ratios in {list(EXTRAPOLATED_RATE_RANGE)}")
+        return "\n".join(lines)
+
+
+def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_end: float = 800.0,
+          n_times: int = 8, refinements: int = 3, progress: bool = False) -> PaperCheckReport:
+    """GD at steps ``eta / 2**k`` up to ``t_end`` (weight-flow time) against the solved weight flow."""
+    if N != N_CHECK or (D is not None and D != D_CHECK):
+        raise ValueError(f"check runs at N = {N_CHECK}, D = {D_CHECK} (the exact finite frame group); got N = {N}")
+    check_choice("query", query, QUERIES)
+    eta, t_end = check_positive("eta", eta), check_positive("t_end", t_end)
+    n_times, refinements = check_int("n_times", n_times, 1), check_int("refinements", refinements, 2)
+    every = max(1, int(np.ceil(t_end / (n_times * eta))))
+    t = np.arange(n_times + 1) * every * eta
+    ode = solve(N_CHECK, system="paper", query=query, D=D_CHECK, flow="weights", t_max=float(t[-1]),
+                rtol=1e-11, atol=1e-13)
+    report = PaperCheckReport(query, t, [], ode.theta_at(t), [])
+    E, Y = frames_batch(query)
+    for k in range(refinements):
+        h = eta / 2 ** k
+        W = [np.zeros((2 * D_CHECK,) * 2), np.zeros((4 * D_CHECK,) * 2), np.zeros((D_CHECK, 8 * D_CHECK))]
+        thetas, off = [], 0.0
+        start = time.perf_counter()
+        for step in range(every * 2 ** k * n_times + 1):
+            if step % (every * 2 ** k) == 0:
+                th, resid = ref.project(W, D_CHECK)
+                thetas.append(th)
+                off = max(off, resid)
+                if progress:
+                    print(f"\r  eta = {h:g}: t = {step * h:g}", end="", file=sys.stderr, flush=True)
+            if step == every * 2 ** k * n_times:
+                break
+            _, g = ref.loss_and_grad(W, E, Y)
+            W = [Wi - h * gi for Wi, gi in zip(W, g)]
+        if progress:
+            print(file=sys.stderr)
+        report.etas.append(h)
+        report.theta_gd.append(np.array(thetas))
+        report.off_span.append(off)
+        report.seconds.append(time.perf_counter() - start)
+    return report

@@ -1,0 +1,99 @@
+"""The symmetry of SPEC-paper, numerically: the weights fixed by the frame rotations, and finite
+groups of frames that average exactly.
+
+The data law is invariant under content rotations Q ∈ O(D) and position rotations U ∈ U(D/2)
+(real matrices commuting with M). They act on the weights by W1 ↦ g1 W1 g1ᵀ (g1 = diag(Q, U)),
+W2 ↦ g2 W2 g2ᵀ (g2 = diag(Q, U, Q, U)), W3 ↦ Q W3 g3ᵀ (g3 = diag(Q, U) four times).
+
+* :func:`fixed_space` computes, per matrix, the weights fixed by a set of group elements (the null
+  space of g ⊗ g − I, stacked), from random Haar elements (generic: they generate a dense subgroup)
+  or from the finite groups below; SPEC-paper expects dimensions 3, 12 and 4.
+* :func:`finite_frames` is a finite group with the same fixed space at D = 8 (N ≤ 3): the real
+  Pauli group 2^{1+6} (order 128, absolutely irreducible on R^8) for contents and the complex Pauli
+  group on C^4 (order 64, irreducible, as real 8×8 matrices commuting with M) for positions. At
+  invariant weights the population gradient is the average over these 8192 frames; the average is
+  computed through the full model on every frame, with nothing projected.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .reference import complex_structure
+
+
+def _as_real(Uc: np.ndarray) -> np.ndarray:
+    """A complex n×n matrix as the real 2n×2n matrix acting on pairs (e_{2k}, e_{2k+1}) with i ↦ M."""
+    n = Uc.shape[-1]
+    U = np.zeros(Uc.shape[:-2] + (2 * n, 2 * n))
+    U[..., 0::2, 0::2], U[..., 1::2, 1::2] = Uc.real, Uc.real
+    U[..., 1::2, 0::2], U[..., 0::2, 1::2] = Uc.imag, -Uc.imag
+    return U
+
+
+def finite_frames():
+    """(contents (128, 8, 8), positions (64, 8, 8)): the two finite groups of the module docstring."""
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    Z = np.diag([1.0, -1.0])
+    real = [np.eye(2), X, Z, Z @ X]
+    contents = []
+    for sign in (1.0, -1.0):
+        for a, b, c in itertools.product(real, repeat=3):
+            contents.append(sign * np.kron(np.kron(a, b), c))
+    Xc, Zc, Yc = X.astype(complex), Z.astype(complex), np.array([[0, -1j], [1j, 0]])
+    pauli = [np.eye(2, dtype=complex), Xc, Yc, Zc]
+    positions = []
+    for phase in (1, 1j, -1, -1j):
+        for a, b in itertools.product(pauli, repeat=2):
+            positions.append(_as_real(phase * np.kron(a, b)))
+    return np.array(contents), np.array(positions)
+
+
+def _actions(Q, U):
+    g1 = np.block([[Q, np.zeros_like(Q)], [np.zeros_like(Q), U]])
+    Z = np.zeros((2 * len(Q), 2 * len(Q)))
+    g2 = np.block([[g1, Z], [Z, g1]])
+    g3 = np.block([[g2, np.zeros_like(g2)], [np.zeros_like(g2), g2]])
+    return {"W1": (g1, g1), "W2": (g2, g2), "W3": (Q, g3)}
+
+
+def fixed_space(elements, tol: float = 1e-9) -> dict:
+    """{matrix: orthonormal basis (k × size) of the weights fixed by every (Q, U) in ``elements``}."""
+    out = {}
+    for name in ("W1", "W2", "W3"):
+        rows = []
+        for Q, U in elements:
+            left, right = _actions(Q, U)[name]
+            rows.append(np.kron(left, right) - np.eye(left.shape[0] * right.shape[0]))
+        A = np.vstack(rows)
+        _, s, Vt = np.linalg.svd(A)
+        out[name] = Vt[np.sum(s > tol * s[0]):]
+    return out
+
+
+def random_elements(D: int, n: int, rng: np.random.Generator):
+    """``n`` Haar-random (Q, U), U commuting with the complex structure M of R^D."""
+    Q = np.linalg.qr(rng.normal(size=(n, D, D)))[0]
+    Zc = rng.normal(size=(n, D // 2, D // 2)) + 1j * rng.normal(size=(n, D // 2, D // 2))
+    U = _as_real(np.linalg.qr(Zc)[0])
+    M = complex_structure(D)
+    assert np.allclose(U @ M, M @ U)
+    return list(zip(Q, U))
+
+
+def basis_in_fixed_space(space: dict, D: int) -> float:
+    """Largest distance of a (normalised) basis matrix B_k from the fixed space of its matrix."""
+    from .reference import weights
+    worst = 0.0
+    for k in range(19):
+        theta = np.zeros(19)
+        theta[k] = 1.0
+        for name, W in zip(("W1", "W2", "W3"), weights(theta, D)):
+            v = W.ravel() / max(np.linalg.norm(W), 1e-300)
+            if np.linalg.norm(W) == 0:
+                continue
+            B = space[name]
+            worst = max(worst, float(np.linalg.norm(v - B.T @ (B @ v))))
+    return worst
