@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gradflow import sweep as sw
+from gradflow import sweeps as sw
 
 RUNS = {"system": "paper", "N": [4, 8, 16, 32, 64, 128, 256, 512], "params": [("alpha3", "beta2", "gamma3"), None]}
 

@@ -2,13 +2,15 @@
 
 The core (a system-independent solver, emergence criteria, Result, plot, CLI, code generator)::
 
-    solve(N=64, system="tokens", ...) -> Result   integrate a gradient flow, locate emergence
+    solve(N=64, system="paper", ...) -> Result    integrate a gradient flow, locate emergence
+    sweep(runs, store, executor=None) -> rows     many solves, resumable, one JSON file per run
     Result                           trajectory, emergence times, order, stats; save/load/plot
     LossBelow, ParamReaches, Crosses emergence criteria (gradflow.criteria)
     System, available(), register()  the system contract and registry (gradflow.system)
 
 Systems (one subpackage each under gradflow.systems, imported on first use):
 
+    paper    the seed paper's setting (SPEC-paper.md; Theorem 2), the default
     tokens   one-hot tokens, cross-entropy, no positions (SPEC.md; gradflow's own variant)
 
 The tokens system's API stays available here (θ is a length-19 array in ``NAMES`` order)::
@@ -24,6 +26,7 @@ import importlib
 from .criteria import Crosses, LossBelow, ParamReaches
 from .result import Result
 from .solver import METHODS, solve
+from .sweeps import sweep
 from .system import System, available, register
 
 __version__ = "0.2.0"
@@ -43,5 +46,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'gradflow' has no attribute {name!r}")
 
 
-__all__ = ["solve", "Result", "METHODS", "LossBelow", "ParamReaches", "Crosses", "System",
+__all__ = ["solve", "sweep", "Result", "METHODS", "LossBelow", "ParamReaches", "Crosses", "System",
            "available", "register", *_TOKENS]

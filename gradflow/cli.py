@@ -116,7 +116,7 @@ def _cmd_train(args, cls):
 
 
 def _cmd_sweep(args, cls):
-    from . import sweep as sw
+    from . import sweeps as sw
     if args.status or args.plot:
         if args.status:
             print(sw.status(args.out))

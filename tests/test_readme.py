@@ -35,3 +35,17 @@ def test_usage_example_runs(tmp_path):
     assert namespace["T"] == pytest.approx(10180.9, rel=1e-5)      # the figure the README quotes
     assert namespace["off"] < 1e-12 and (tmp_path / "p64.png").exists()
     assert namespace["r"].system.name == "paper" and namespace["h"].order == ("gamma3", "beta2", "alpha3")
+
+
+def test_mutation_and_sweep_blocks_match_their_results():
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import readme_blocks
+    finally:
+        sys.path.pop(0)
+    readme = (ROOT / "README.md").read_text()
+    for name in readme_blocks.BLOCKS:
+        start, end = readme_blocks.markers(name)
+        assert readme[readme.index(start):readme.index(end) + len(end)] == readme_blocks.render(name), \
+            "run python tools/readme_blocks.py --write"

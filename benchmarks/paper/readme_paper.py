@@ -34,7 +34,8 @@ def render(results: Path = RESULTS) -> str:
     m = d["meta"]
     out = [START, "",
            f"Measured by `python benchmarks/paper/theorem2.py` (LSODA, rtol {m['rtol']:g}, atol {m['atol']:g}; "
-           f"{len(d['runs'])} solves in {m['seconds']:.0f} s on this 2-core machine). Query last, N = 4 … {m['n_max']}:",
+           f"{len(d['runs'])} solves, {m['solve_seconds']:.0f} s of solving, {m['seconds']:.0f} s of wall time on "
+           f"{m['workers']} local workers of `gradflow.sweep` on this 2-core machine). Query last, N = 4 … {m['n_max']}:",
            "",
            f"* **3 parameters (α3, β2, γ3), Theorem 2 reproduced with its constants.** Order γ3 → β2 → α3 at every N; "
            f"local slopes at N = {last3['N']}: T_γ {sl(a3, 'gamma3(0.5)'):.4f}, T_β {sl(a3, 'beta2(0.5)'):.4f}, "

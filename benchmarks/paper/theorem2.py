@@ -3,15 +3,16 @@ loss-based time and t_ICL for N = 4 … n_max, query last, 3- and 19-parameter �
 query (O(N²) per evaluation) up to N = 128 (3 parameters) and 32 (19); local log-log slopes and the
 derived constants (derivations/paper/).
 
-Writes ``<out>/theorem2.json``, ``.md`` and ``theorem2.png``.
-Run: ``python benchmarks/paper/theorem2.py [--n-max 4096] [--figures-only]``.
+The solves run through :func:`gradflow.sweep` into the store ``<out>/theorem2_store/`` (one JSON
+file per run; an interrupted study resumes, a finished one is redrawn without solving) on the local
+workers (``--workers``, default 2). Writes ``<out>/theorem2.json``, ``.md`` and ``theorem2.png``.
+Run: ``python benchmarks/paper/theorem2.py [--n-max 4096] [--workers K] [--figures-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,16 +28,21 @@ PARAMS = {"3": ("alpha3", "beta2", "gamma3"), "19": None}
 UNIFORM_N_MAX = {"3": 128, "19": 32}
 
 
-def run_one(N, query, system):
-    start = time.perf_counter()
-    r = gf.solve(N, system="paper", query=query, params=PARAMS[system])
-    e = r.emergence
-    moved = [n for k, n in enumerate(r.names) if np.max(np.abs(r.theta[:, k])) > 1e-9 * np.max(np.abs(r.theta))]
-    s = np.linalg.svd(r.theta, compute_uv=False)
-    return {"N": N, "query": query, "system": system, "status": r.status, "order": list(r.order),
-            "t_p": {n: e["t_p"][n] for n in HEAD}, "T_loss": e["T_loss"], "t_ICL": e["t_ICL"],
-            "moved": moved, "rank": int(np.sum(s > 1e-10 * s[0])), "nfev": r.stats["nfev"],
-            "seconds": time.perf_counter() - start}
+def study(n_max: int) -> list[dict]:
+    """The runs of the study, as solve keyword dicts (small N first)."""
+    Ns = [2 ** k for k in range(2, int(np.log2(n_max)) + 1)]
+    return [{"system": "paper", "N": N, "query": query, "params": PARAMS[system]}
+            for query in ("last", "uniform") for system in PARAMS for N in Ns
+            if query == "last" or N <= UNIFORM_N_MAX[system]]
+
+
+def from_row(row: dict) -> dict:
+    """A sweep row in the study's own format."""
+    run, e = row["inputs"], row["emergence"]
+    return {"N": run["N"], "query": run["query"], "system": "19" if run["params"] is None else "3",
+            "status": row["status"], "order": row["order"], "t_p": {n: e["t_p"][n] for n in HEAD},
+            "T_loss": e["T_loss"], "t_ICL": e["t_ICL"], "moved": row["moved"], "rank": row["rank"],
+            "nfev": row["stats"]["nfev"], "seconds": row["wall_seconds"]}
 
 
 def slopes(rows, key):
@@ -143,26 +149,18 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-max", type=int, default=4096)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "paper")
-    p.add_argument("--figures-only", action="store_true")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes")
+    p.add_argument("--figures-only", action="store_true", help="redraw from <out>/theorem2.json")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.figures_only:
         data = json.loads((args.out / "theorem2.json").read_text())
     else:
         start = time.perf_counter()
-        Ns = [2 ** k for k in range(2, int(np.log2(args.n_max)) + 1)]
-        runs = []
-        for query in ("last", "uniform"):
-            for system in PARAMS:
-                for N in Ns:
-                    if query == "uniform" and N > UNIFORM_N_MAX[system]:
-                        continue
-                    runs.append(run_one(N, query, system))
-                    x = runs[-1]
-                    print(f"{time.perf_counter() - start:7.1f} s  {query:7s} {system:>2}p N={N:5d} {x['status']} "
-                          f"order {'>'.join(x['order'])}  T_loss={x['T_loss']:.6g}  ({x['seconds']:.1f} s)",
-                          file=sys.stderr, flush=True)
+        rows = gf.sweep(study(args.n_max), args.out / "theorem2_store", workers=args.workers)
+        runs = [from_row(r) for r in rows]
         data = json_ready({"meta": {"n_max": args.n_max, "seconds": time.perf_counter() - start,
+                                    "solve_seconds": sum(r["seconds"] for r in runs), "workers": args.workers,
                                     "date": time.strftime("%Y-%m-%d"), "method": "LSODA", "rtol": 1e-8, "atol": 1e-10},
                            "runs": runs, "analysis": analyse(runs)})
         (args.out / "theorem2.json").write_text(json.dumps(data, indent=1))

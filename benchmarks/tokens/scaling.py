@@ -10,7 +10,8 @@ L = 2N (K = N), N = 4, 8, …, --n-max, and writes
 * ``<out>/takeover_L2N.png``: the L = 2N trajectories at N = 64 (the pseudo-parameters that
   take over before the induction head).
 
-Run: ``python benchmarks/tokens/scaling.py [--n-max 2048] [--out benchmarks/results/tokens]``.
+The solves run through :func:`gradflow.sweep` (store ``<out>/scaling_store``: an interrupted study
+resumes). Run: ``python benchmarks/tokens/scaling.py [--n-max 2048] [--out benchmarks/results/tokens]``.
 """
 
 from __future__ import annotations
@@ -62,29 +63,30 @@ def decade_fits(Ns, Ts):
     return {"N_range": [float(Ns[sel].min()), float(Ns[sel].max())], "slope": float(slope), "p_log": float(p)}
 
 
-def run(n_max, method, rtol, atol, out: Path):
+def study(n_max, method, rtol, atol) -> list[dict]:
+    """The study's runs as solve keyword dicts, small N first. The θ-flow gives up at 1000·N², the
+    weight flow at 1000·N³ (their natural time scales)."""
     Ns = [int(2 ** k) for k in range(2, int(np.log2(n_max)) + 1)]
-    runs, start = [], time.perf_counter()
-    total = len(Ns) * len(FLOWS) * len(SYSTEMS) * len(L_RULES)
-    done = 0
-    for N in Ns:                                   # small N first: early results come fast
-        for rule, Lf in L_RULES.items():
-            for flow in FLOWS:
-                for system, params in SYSTEMS.items():
-                    # give up at 1000× the natural time scale: N² (θ-flow) or N³ (weight flow)
-                    limit = 1e3 * N ** (2 if flow == "theta" else 3)
-                    r = gf.solve(N, system="tokens", L=Lf(N), flow=flow, params=params, method=method, rtol=rtol, atol=atol,
-                                 t_limit=limit)
-                    done += 1
-                    e = r.emergence
-                    runs.append({"N": N, "K": N, "L": Lf(N), "rule": rule, "flow": flow, "system": system,
-                                 "T": e["T"], "T_tenth": e["T_tenth"], "t_p": e["t_p"], "order": list(r.order),
-                                 "status": r.status, "message": r.message, "stats": r.stats, "t_limit": limit,
-                                 "final_loss": gf.loss(r.theta[-1], r.task),
-                                 "final_theta": dict(zip(gf.NAMES, r.theta[-1].tolist()))})
-                    print(f"[{done:3d}/{total}] {time.perf_counter() - start:7.1f} s  N={N:5d} L={rule:<3} "
-                          f"{flow:<7} {system:>2}p  T={e['T']:.6g}  order={'>'.join(r.order)}  "
-                          f"{r.stats['wall_seconds']:.2f} s", file=sys.stderr, flush=True)
+    return [{"system": "tokens", "N": N, "L": Lf(N), "flow": flow, "params": params, "method": method,
+             "rtol": rtol, "atol": atol, "t_limit": 1e3 * N ** (2 if flow == "theta" else 3)}
+            for N in Ns for rule, Lf in L_RULES.items() for flow in FLOWS for params in SYSTEMS.values()]
+
+
+def from_row(row: dict) -> dict:
+    """A sweep row in the study's own format."""
+    x, e = row["inputs"], row["emergence"]
+    return {"N": x["N"], "K": x["N"], "L": x["L"], "rule": "N+1" if x["L"] == x["N"] + 1 else "2N",
+            "flow": x["flow"], "system": "19" if x["params"] is None else "3", "T": e["T"],
+            "T_tenth": e["T_tenth"], "t_p": e["t_p"], "order": row["order"], "status": row["status"],
+            "message": row["message"], "stats": row["stats"], "t_limit": x["t_limit"],
+            "final_loss": row["final_loss"], "final_theta": row["final_theta"]}
+
+
+def run(n_max, method, rtol, atol, out: Path, workers: int = 2):
+    """Every run through gradflow.sweep into ``<out>/scaling_store`` (resumable; one JSON file per run)."""
+    start = time.perf_counter()
+    rows = gf.sweep(study(n_max, method, rtol, atol), out / "scaling_store", workers=workers)
+    runs = [from_row(r) for r in rows]
     total_seconds = time.perf_counter() - start
     tolerance = tolerance_check(runs, method, rtol, atol, sorted({min(64, n_max), min(256, n_max)}))
     analysis = {}
@@ -241,6 +243,7 @@ def main(argv=None):
     p.add_argument("--atol", type=float, default=1e-10)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "tokens")
     p.add_argument("--figures-only", action="store_true", help="redraw the figures from <out>/scaling.json")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes of gradflow.sweep")
     args = p.parse_args(argv)
     if args.figures_only:
         data = json.loads((args.out / "scaling.json").read_text())
@@ -250,7 +253,7 @@ def main(argv=None):
     if args.n_max < 16 or args.n_max & (args.n_max - 1):
         p.error("--n-max must be a power of two >= 16")
     args.out.mkdir(parents=True, exist_ok=True)
-    data = run(args.n_max, args.method, args.rtol, args.atol, args.out)
+    data = run(args.n_max, args.method, args.rtol, args.atol, args.out, args.workers)
     data["takeover_L2N"] = takeover_figure(args.out)
     data = json_ready(data)
     (args.out / "scaling.json").write_text(json.dumps(data, indent=1, allow_nan=False))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gradflow import sweep as sw
+from gradflow import sweeps as sw
 
 P3 = ("alpha3", "beta2", "gamma3")
 

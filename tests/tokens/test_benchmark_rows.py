@@ -2,8 +2,9 @@
 scaling study and compare with the JSON the README is rendered from.
 
 Same method and tolerances as the study (LSODA, rtol 1e-6, atol 1e-10), so the only differences
-are rounding: measured ≤ 9e-8 relative; the bound 1e-6 is far below the 4 significant digits
-the README prints, and far above rounding."""
+are rounding, amplified by the integrator's step selection: measured ≤ 6.3e-7 relative since the
+block kernel sums in another order than the kernel that wrote the JSON (9e-8 before). The bound
+5e-6 is 10× below the 4 significant digits the README prints (5e-5) and 8× above that."""
 
 import json
 from pathlib import Path
@@ -25,12 +26,12 @@ def test_scaling_row_is_reproduced(row):
     r = gf.solve(row["N"], system="tokens", L=row["L"], flow=row["flow"], params=PARAMS[row["system"]],
                  method=m["method"], rtol=m["rtol"], atol=m["atol"], t_limit=row["t_limit"])
     assert r.status == row["status"]
-    assert r.emergence["T"] == pytest.approx(row["T"], rel=1e-6)
-    assert r.emergence["T_tenth"] == pytest.approx(row["T_tenth"], rel=1e-6)
+    assert r.emergence["T"] == pytest.approx(row["T"], rel=5e-6)
+    assert r.emergence["T_tenth"] == pytest.approx(row["T_tenth"], rel=5e-6)
     for name in ("alpha3", "beta2", "gamma3"):
         for c, value in row["t_p"][name].items():
             assert (np.isnan(r.emergence["t_p"][name][c]) if value is None
-                    else r.emergence["t_p"][name][c] == pytest.approx(value, rel=1e-6))
+                    else r.emergence["t_p"][name][c] == pytest.approx(value, rel=5e-6))
     assert list(r.order) == row["order"]
 
 

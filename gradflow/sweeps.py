@@ -9,6 +9,9 @@ half-written file. Running the same sweep again skips every run already stored.
 
 The store is plain JSON, one file per run: ``json.load`` reads it without gradflow.
 
+Local workers are started with ``spawn``: a script that calls ``sweep`` must do so under
+``if __name__ == "__main__":`` (as with any ``multiprocessing`` pool).
+
 Executors. Default: local worker processes (``workers``, default the cores, at most 2), each with
 one kernel thread (``GRADFLOW_THREADS=1``, ``NUMBA_NUM_THREADS=1``): on a small machine several
 processes that each spin up their own threads would fight over the same cores. Any
@@ -26,6 +29,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from . import system as systems
@@ -84,11 +88,23 @@ def execute(run: dict) -> dict:
         r = solve(**{k: v for k, v in run.items() if k != "params"}, params=params, threads=1)
         row.update(status=r.status, message=r.message, emergence=json_ready(r.emergence), order=list(r.order),
                    stats=r.stats, final_loss=r.final_loss(),
-                   final_theta=dict(zip(r.names, r.theta[-1].tolist())))
+                   final_theta=dict(zip(r.names, r.theta[-1].tolist())), **_trajectory_facts(r))
     except Exception as exc:                                   # recorded; the sweep goes on
         row.update(status="error", message=f"{type(exc).__name__}: {exc}")
     row["wall_seconds"] = time.perf_counter() - start
     return row
+
+
+def _trajectory_facts(r) -> dict:
+    """Which parameters moved (max |θ_k| above 1e-9 of the largest) and the rank of the trajectory
+    (singular values above 1e-10 of the largest): the dimension of the set the flow reached."""
+    import numpy as np
+    scale = float(np.max(np.abs(r.theta)))
+    if scale == 0:
+        return {"moved": [], "rank": 0}
+    moved = [n for k, n in enumerate(r.names) if np.max(np.abs(r.theta[:, k])) > 1e-9 * scale]
+    s = np.linalg.svd(r.theta, compute_uv=False)
+    return {"moved": moved, "rank": int(np.sum(s > 1e-10 * s[0]))}
 
 
 def _write_atomic(path: Path, row: dict) -> None:
@@ -162,6 +178,9 @@ def sweep(runs, store, executor=None, *, workers: int | None = None, retry_faile
                 _write_atomic(folder / f"{row['key']}.json", row)
                 stored[row["key"]] = row
                 bar.update(row)
+        except BrokenProcessPool as exc:
+            raise RuntimeError(f"a sweep worker died ({exc}); the {bar.done} runs it finished are stored in "
+                               f"{folder}: run the same sweep again to resume") from None
         finally:
             if own:
                 executor.shutdown(wait=False, cancel_futures=True)
