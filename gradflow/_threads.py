@@ -3,7 +3,7 @@
 The count is, in order: the ``threads`` argument of :func:`gradflow.solve` (for that solve), the
 environment variable ``GRADFLOW_THREADS``, else the number of cores this process may use (at
 most 2; more threads do not pay for the sizes gradflow solves, see
-benchmarks/results/tokens/speed.md). Workers are plain Python threads that block while they wait,
+benchmarks/results/tokens/first_hour.md). Workers are plain Python threads that block while they wait,
 so they never spin against other processes on a busy machine; a kernel must release the GIL
 (Numba ``nogil=True``) for them to run at the same time.
 """

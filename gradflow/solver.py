@@ -20,9 +20,10 @@ from .result import Result
 #: when it has one, else SciPy's finite differences.
 METHODS = {"LSODA": LSODA, "RK45": RK45, "DOP853": DOP853, "Radau": Radau, "BDF": BDF}
 IMPLICIT = ("LSODA", "Radau", "BDF")
-#: The default, by measurement (benchmarks/results/tokens/speed.md): the flows are not stiff, LSODA
-#: never evaluates a Jacobian on them and reaches a given accuracy of T with the fewest right-hand
-#: sides; Radau needs the Hessian (5× the right-hand sides and its own compile).
+#: The default, by measurement (benchmarks/results/tokens/first_hour.md (b)): LSODA switches between
+#: a non-stiff and a stiff method by itself. On tokens (not stiff) it never evaluates a Jacobian and
+#: reaches a given accuracy of T with the fewest right-hand sides (Radau: 5×, and the Hessian's
+#: compile); the paper's flow is stiff late on (N = 64: RK45 needs 24206 right-hand sides, LSODA 2736).
 DEFAULT_METHOD = "LSODA"
 #: a solve whose t moves by less than 1e-9 relative over this many steps has stalled
 STALL_STEPS = 1000

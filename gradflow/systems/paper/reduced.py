@@ -11,21 +11,23 @@ exponents):
   σ on its own item and 1 on the other 2j − 2 earlier tokens; the query puts ρ on the item with its
   content and 1 on the other 2N − 1 tokens. α2 never enters (distinct positions are orthogonal).
 * layer 2: the query's score of each of the 2N keys is a linear form in (β1, β2, β3, β4, β9 … β12)
-  with coefficients given by :func:`key_coefficients`; β5 … β8 never enter (the query's fresh
+  with coefficients given in derivations/paper/README.md §3; β5 … β8 never enter (the query's fresh
   position is orthogonal to every key).
 * read-out: ŷ = γ1 x_q + γ2 h1c_T + γ3 Σ_u A_u c_u + γ4 Σ_u A_u h1c_u has coefficients X_k on x_k and
   Y_k on y_k, with suffix sums R_k = Σ_{j>k} (A(x_j) c_j + A(y_j) b_j), and
   loss_q = ½ (Σ_k (X_k² + Y_k²) − 2 Y_q + 1).
 
-Every operation is analytic, so the gradient is the complex step (19 evaluations on θ + i·h·e_k,
-h = 1e-40): exact to rounding, with no truncation or cancellation error. The softmax is shifted by
-the largest real score (stable for any θ).
+Every operation is analytic, so the gradient is the complex step (one evaluation per wanted entry
+on θ + i·h·e_k, h = 1e-40, all in one compiled call): exact to rounding, with no truncation or
+cancellation error. The softmax is shifted by the largest real score (stable for any θ).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
+from ... import _compile
 from ..._validate import check_vector
 
 #: The 19 pseudo-parameters of SPEC-paper §3, in θ order.
@@ -39,73 +41,84 @@ COMPLEX_STEP = 1e-40
 UNIFORM_N_MAX = 4096
 
 
-def key_coefficients(theta, N: int, q: np.ndarray):
-    """Scores s (m × len(q) × 2N: the items x_1..x_N, then the labels y_1..y_N) of the layer-2 keys
-    for queries with index q (1-based) at each of the m rows of ``theta`` (m × 19), and the
-    layer-1 quantities (1/Z_q, (ρ−1)/Z_q, a, b, c) they use (each with a leading axis of length m).
+@njit(cache=True, nogil=True)
+def _mean_loss(rows, N, queries):
+    """Mean over ``queries`` (1-based indices) of the canonical sequence's loss, for each row of
+    ``rows`` (m × 19, complex128: the complex step rides along). O(N) per row and query.
 
-    Stable for any θ: e^{α1} and e^{α3} only enter through ratios, written with their exponents
-    shifted by max(α, 0) (as in a log-sum-exp)."""
-    col = lambda k: theta[:, k][:, None, None]                  # noqa: E731
-    b1, b2, b3, b4 = col(3), col(4), col(5), col(6)
-    b9, b10, b11, b12 = col(11), col(12), col(13), col(14)
-    j = np.arange(1, N + 1)[None, None, :]
-    a1, a3 = col(0), col(2)
-    m1, m3 = np.maximum(a1.real, 0.0), np.maximum(a3.real, 0.0)
-    zq = np.exp(a1 - m1) + (2 * N - 1) * np.exp(-m1)           # Z_q e^{−m1}
-    inv = np.exp(-m1) / zq                                      # 1/Z_q
-    rm1 = (np.exp(a1 - m1) - np.exp(-m1)) / zq                  # (ρ − 1)/Z_q
-    den = np.exp(a3 - m3) + (2 * j - 2) * np.exp(-m3)
-    a = np.exp(a3 - m3) / den                                   # σ/(σ + 2j − 2)
-    b = np.exp(-m3) / den                                       # 1/(σ + 2j − 2)
-    c = np.where(j >= 2, 1.0 / np.maximum(2 * j - 2, 1), 0.0)
-    q = np.asarray(q)[None, :, None]
-    eq = (j == q).astype(float)                   # [j = q]
-    after = (j > q).astype(float)                 # [q < j]
-    pre = 2.0 * (j - 1) * inv + rm1 * after       # ⟨h1_T, S_j⟩ (content, and likewise positions)
-    own = inv + rm1 * eq                          # ⟨h1_T, e_j⟩
-    sx = (b1 * eq + b2 * c * after + (b3 + b9) * own + b10 * inv
-          + (b4 + b11) * c * pre - b12 * c * rm1 * after)
-    hy = a * own + b * pre                        # ⟨h1c_T, h1c(y_j)⟩ (also the h1r form)
-    sy = (b2 * (a * eq + b * after) + (b3 + b9) * inv - b10 * own + (b4 + b11) * hy
-          + b12 * (a * inv - b * rm1 * after))
-    return np.concatenate([sx, sy], axis=2), (inv, rm1, a, b, c)
-
-
-def query_losses(theta, N: int, q) -> np.ndarray:
-    """Loss of the canonical sequence with query index q (1-based; an array) at each row of
-    ``theta`` (m × 19, or one θ): shape (m, len(q)). Works on float64 or complex128."""
-    theta = np.atleast_2d(theta)
-    q = np.atleast_1d(np.asarray(q))
-    col = lambda k: theta[:, k][:, None, None]                  # noqa: E731
-    g1, g2, g3, g4 = col(15), col(16), col(17), col(18)
-    s, (inv, rm1, a, b, c) = key_coefficients(theta, N, q)
-    s = s - np.max(s.real, axis=2, keepdims=True)
-    e = np.exp(s)
-    A = e / e.sum(axis=2, keepdims=True)
-    Ax, Ay = A[..., :N], A[..., N:]
-    per = Ax * c + Ay * b                                      # contribution of key pair j to R_k, k < j
-    R = np.cumsum(per[..., ::-1], axis=2)[..., ::-1] - per     # R_k = Σ_{j>k}
-    k = np.arange(1, N + 1)[None, None, :]
-    is_q = (k == q[None, :, None]).astype(float)
-    X = g1 * is_q + g2 * (inv + rm1 * is_q) + g3 * Ax + g4 * (R + a * Ay)
-    Y = g2 * inv + g3 * Ay + g4 * R
-    Yq = np.sum(Y * is_q, axis=2)
-    return 0.5 * (np.sum(X * X + Y * Y, axis=2) - 2 * Yq + 1)
+    Scores: see the module docstring and derivations/paper/README.md §3; e^{α1} and e^{α3} enter
+    only through ratios with exponents shifted by max(α, 0), the layer-2 softmax is shifted by its
+    largest real score: stable for any θ."""
+    m = rows.shape[0]
+    out = np.zeros(m, dtype=rows.dtype)
+    s = np.empty(2 * N, dtype=rows.dtype)
+    a = np.empty(N, dtype=rows.dtype)
+    b = np.empty(N, dtype=rows.dtype)
+    R = np.empty(N, dtype=rows.dtype)
+    for r in range(m):
+        th = rows[r]
+        b1, b2, b3, b4 = th[3], th[4], th[5], th[6]
+        b9, b10, b11, b12 = th[11], th[12], th[13], th[14]
+        g1, g2, g3, g4 = th[15], th[16], th[17], th[18]
+        m1 = max(th[0].real, 0.0)
+        m3 = max(th[2].real, 0.0)
+        zq = np.exp(th[0] - m1) + (2 * N - 1) * np.exp(-m1)
+        inv = np.exp(-m1) / zq                                  # 1/Z_q
+        rm1 = (np.exp(th[0] - m1) - np.exp(-m1)) / zq           # (ρ − 1)/Z_q
+        e3, e0 = np.exp(th[2] - m3), np.exp(-m3)
+        for j in range(N):
+            den = e3 + 2 * j * e0                               # (σ + 2(j+1) − 2) e^{−m3}
+            a[j] = e3 / den
+            b[j] = e0 / den
+        for qi in range(queries.shape[0]):
+            q = queries[qi] - 1                                 # 0-based
+            top = -np.inf
+            for j in range(N):
+                c = 1.0 / (2 * j) if j >= 1 else 0.0
+                eq = 1.0 if j == q else 0.0
+                after = 1.0 if j > q else 0.0
+                pre = 2.0 * j * inv + rm1 * after
+                own = inv + rm1 * eq
+                s[j] = (b1 * eq + b2 * c * after + (b3 + b9) * own + b10 * inv
+                        + (b4 + b11) * c * pre - b12 * c * rm1 * after)
+                s[N + j] = (b2 * (a[j] * eq + b[j] * after) + (b3 + b9) * inv - b10 * own
+                            + (b4 + b11) * (a[j] * own + b[j] * pre) + b12 * (a[j] * inv - b[j] * rm1 * after))
+                top = max(top, s[j].real, s[N + j].real)
+            total = rows[r, 0] * 0.0
+            for k in range(2 * N):
+                s[k] = np.exp(s[k] - top)
+                total += s[k]
+            run = rows[r, 0] * 0.0                              # R_k = Σ_{j>k} (A(x_j) c_j + A(y_j) b_j)
+            for j in range(N - 1, -1, -1):
+                R[j] = run
+                c = 1.0 / (2 * j) if j >= 1 else 0.0
+                run += (s[j] * c + s[N + j] * b[j]) / total
+            acc = rows[r, 0] * 0.0
+            for k in range(N):
+                ax, ay = s[k] / total, s[N + k] / total
+                is_q = 1.0 if k == q else 0.0
+                X = g1 * is_q + g2 * (inv + rm1 * is_q) + g3 * ax + g4 * (R[k] + a[k] * ay)
+                Y = g2 * inv + g3 * ay + g4 * R[k]
+                acc += X * X + Y * Y - 2.0 * Y * is_q
+            out[r] += 0.5 * (acc + 1.0)
+        out[r] /= queries.shape[0]
+    return out
 
 
 def _queries(N: int, query: str) -> np.ndarray:
     return np.array([N]) if query == "last" else np.arange(1, N + 1)
 
 
-def loss_any(theta, N: int, query: str):
-    """𝓛 at each row of θ (m × 19, float or complex; no validation): shape (m,)."""
-    return query_losses(theta, N, _queries(N, query)).mean(axis=1)
+def loss_any(rows, N: int, query: str):
+    """𝓛 at each row of ``rows`` (m × 19; no validation): complex128, shape (m,)."""
+    rows = np.ascontiguousarray(np.atleast_2d(rows), dtype=np.complex128)
+    with _compile.first_call("the paper loss kernel"):
+        return _mean_loss(rows, int(N), _queries(N, query))
 
 
 def loss(theta, N: int, query: str = "last") -> float:
     """Exact population loss 𝓛(θ) (SPEC-paper §2; ½ E‖ŷ − y_q‖², 𝓛(0) = ½)."""
-    return float(loss_any(check_vector("theta", theta, 19), N, query)[0])
+    return float(loss_any(check_vector("theta", theta, 19), N, query)[0].real)
 
 
 HEAD_INDEX = np.array([NAMES.index(n) for n in ("alpha3", "beta2", "gamma3")])
@@ -130,11 +143,9 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
         keep = np.zeros(19, dtype=bool)
         keep[idx] = True
         return float(val[0]), np.where(keep, grad, 0.0)
-    # one batched evaluation: row r is θ + i·h·e_{idx[r]}; rows are split to bound memory
+    # one compiled call: row r is θ + i·h·e_{idx[r]}
     rows = np.tile(theta.astype(complex), (len(idx), 1))
     rows[np.arange(len(idx)), idx] += 1j * COMPLEX_STEP
-    per_row = 2 * N * (1 if query == "last" else N)
-    chunk = max(1, int(4e6 // per_row))
-    values = np.concatenate([loss_any(rows[k:k + chunk], N, query) for k in range(0, len(idx), chunk)])
+    values = loss_any(rows, N, query)
     grad[idx] = values.imag / COMPLEX_STEP
     return float(values[0].real), grad

@@ -9,7 +9,8 @@ derivatives; this module holds the one hand-written part, the reduction over pos
 * its adjoint (reverse mode), giving ∂𝓛/∂(pieces) in the same O(N²).
 
 Threads. One compiled, GIL-free block kernel serves every thread count: below
-:data:`THREADS_MIN_N` (measured, see benchmarks/results/tokens/speed.md) the blocks run in the
+:data:`THREADS_MIN_N` (measured: 2 threads gave 1.39-1.57× at N = 128-256, about 1.4-2× above;
+benchmarks/results/tokens/first_hour.md) the blocks run in the
 calling thread; from it on they are split over a pool of ``threads()`` Python threads (the
 ``threads`` argument of :func:`gradflow.solve`, or the environment variable ``GRADFLOW_THREADS``).
 Idle workers block instead of spinning, so a busy machine slows a solve down but does not make it
@@ -42,7 +43,7 @@ N_PHI = 8             # α1..α4, cM, cF, cI, cm (the variables of the query and
 COMPLEX_STEP = 1e-40
 SHIFT_LIMIT = 300.0   # a query's largest term is at least e^-300 after its shift: 1/D < e^300
 #: smallest N at which the blocks are split over threads (below it one thread is faster)
-THREADS_MIN_N = 384
+THREADS_MIN_N = 256
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
