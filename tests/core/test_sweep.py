@@ -61,14 +61,17 @@ def test_killed_sweep_loses_nothing_and_resumes(tmp_path):
     temporary file is left, and the resumed sweep computes only the rest."""
     out = tmp_path / "store"
     cmd = [sys.executable, "-m", "gradflow", "sweep", "--N", "8:40:+4", "--out", str(out), "--workers", "1"]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # a job started in the background of a non-interactive shell (CI, nohup …) inherits SIGINT as
+    # ignored: give the sweep the default disposition, as an interactive Ctrl-C would find it
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "runs").glob("*.json"))) < 2:
         time.sleep(0.05)
     os.killpg(p.pid, signal.SIGINT)
     p.wait(timeout=60)
     before = {f.name: f.read_text() for f in (out / "runs").glob("*.json")}
-    assert 2 <= len(before) < 9, "the sweep was not interrupted mid-way"
+    assert 2 <= len(before) < 9, f"the sweep was not interrupted mid-way ({len(before)} of 9 runs stored)"
     assert not list((out / "runs").glob(".*tmp"))
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr

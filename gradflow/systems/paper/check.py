@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..._validate import check_choice, check_int, check_positive
+from ...convergence import EulerConvergence
 from ...solver import solve
 from . import reference as ref
 from .reduced import QUERIES
@@ -27,8 +28,6 @@ from .symmetry import finite_frames
 N_CHECK = 3
 D_CHECK = 8
 OFF_SPAN_TOL = 1e-12
-RATE_RANGE = (1.6, 2.4)
-EXTRAPOLATED_RATE_RANGE = (3.0, 5.0)
 
 
 def frames_batch(query: str):
@@ -48,7 +47,7 @@ def frames_batch(query: str):
 
 
 @dataclass
-class PaperCheckReport:
+class PaperCheckReport(EulerConvergence):
     """θ of GD (per η) and of the solved weight flow at common times ``t``; the largest off-span
     residual of each GD run; max |θ_GD − θ_ODE| per η and after Richardson extrapolation."""
     query: str
@@ -60,29 +59,8 @@ class PaperCheckReport:
     seconds: list = field(default_factory=list)
 
     @property
-    def errors(self) -> list:
-        return [float(np.max(np.abs(th - self.theta_ode))) for th in self.theta_gd]
-
-    @property
-    def rates(self) -> list:
-        e = self.errors
-        return [a / b for a, b in zip(e, e[1:])]
-
-    @property
-    def extrapolated_errors(self) -> list:
-        return [float(np.max(np.abs(2 * b - a - self.theta_ode))) for a, b in zip(self.theta_gd, self.theta_gd[1:])]
-
-    @property
-    def extrapolated_rates(self) -> list:
-        e = self.extrapolated_errors
-        return [a / b for a, b in zip(e, e[1:])]
-
-    @property
     def passed(self) -> bool:
-        lo, hi = RATE_RANGE
-        elo, ehi = EXTRAPOLATED_RATE_RANGE
-        return (max(self.off_span) <= OFF_SPAN_TOL and all(lo <= r <= hi for r in self.rates)
-                and all(elo <= r <= ehi for r in self.extrapolated_rates))
+        return max(self.off_span) <= OFF_SPAN_TOL and self.converges
 
     def summary(self) -> str:
         lines = [f"check: full-weight GD (gradient averaged over 8192 frames) vs solve(flow='weights'), "
@@ -91,11 +69,8 @@ class PaperCheckReport:
             rate = f"   ratio to eta/2: {self.rates[k]:.3f}" if k < len(self.rates) else ""
             lines.append(f"  eta = {eta:<8g} off-span {self.off_span[k]:.2e}   max|theta_GD - theta_ODE| = "
                          f"{self.errors[k]:.3e}   ({self.seconds[k]:.1f} s){rate}")
-        for k, e in enumerate(self.extrapolated_errors):
-            rate = f"   ratio {self.extrapolated_rates[k]:.3f}" if k < len(self.extrapolated_rates) else ""
-            lines.append(f"  extrapolated 2*GD(eta/{2 ** (k + 1)}) - GD(eta/{2 ** k}): {e:.3e}{rate}")
-        lines.append(f"{'PASSED' if self.passed else 'FAILED'}: off-span <= {OFF_SPAN_TOL:g}, ratios in "
-                     f"{list(RATE_RANGE)}, extrapolated ratios in {list(EXTRAPOLATED_RATE_RANGE)}")
+        lines += self.convergence_lines()
+        lines.append(f"{'PASSED' if self.passed else 'FAILED'}: off-span <= {OFF_SPAN_TOL:g}, " + self.criteria_text())
         return "\n".join(lines)
 
 
