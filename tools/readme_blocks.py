@@ -25,24 +25,29 @@ def render(name: str) -> str:
     return f"{start}\n{body}\n{end}"
 
 
-def splice(readme: str, name: str) -> str:
-    start, end = markers(name)
+def splice(readme: str, start: str, end: str, block: str) -> str:
+    """``readme`` with the text from ``start`` to ``end`` (markers included) replaced by ``block``."""
     a, b = readme.index(start), readme.index(end) + len(end)
-    return readme[:a] + render(name) + readme[b:]
+    return readme[:a] + block + readme[b:]
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--write", action="store_true")
+def cli(blocks, description: str, argv=None) -> None:
+    """``--write``: splice every (start, end, block) into README.md; else print the blocks."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--write", action="store_true", help="update README.md in place")
     args = p.parse_args(argv)
-    readme = (ROOT / "README.md").read_text()
-    for name in BLOCKS:
-        readme = splice(readme, name)
     if args.write:
+        readme = (ROOT / "README.md").read_text()
+        for start, end, block in blocks:
+            readme = splice(readme, start, end, block)
         (ROOT / "README.md").write_text(readme)
         print("updated README.md")
     else:
-        print("\n\n".join(render(n) for n in BLOCKS))
+        print("\n\n".join(block for _, _, block in blocks))
+
+
+def main(argv=None):
+    cli([(*markers(n), render(n)) for n in BLOCKS], __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

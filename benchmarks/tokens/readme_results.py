@@ -7,7 +7,6 @@ prints the block. tests/test_readme.py fails when the README and the JSON disagr
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -143,22 +142,13 @@ def render(results: Path = RESULTS) -> str:
     return "\n".join(out)
 
 
-def splice(readme: str, block: str) -> str:
-    start, end = readme.index(START), readme.index(END) + len(END)
-    return readme[:start] + block + readme[end:]
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--write", action="store_true", help="update README.md in place")
-    args = p.parse_args(argv)
-    block = render()
-    if args.write:
-        path = ROOT / "README.md"
-        path.write_text(splice(path.read_text(), block))
-        print("updated README.md")
-    else:
-        print(block)
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from readme_blocks import cli
+    finally:
+        sys.path.pop(0)
+    cli([(START, END, render())], __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
