@@ -5,22 +5,26 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 #: seconds a first call may take before it is announced (a cache load takes well under this)
 ANNOUNCE_AFTER = 0.5
 _done: set[str] = set()
 
 
-@contextmanager
+_NOTHING = nullcontext()
+
+
 def first_call(label: str):
     """Around the first call of the kernels named ``label`` in this process: if it takes longer
     than ANNOUNCE_AFTER seconds (compiling, not loading from Numba's disk cache), print one line to
-    stderr when that time has passed and how long it took at the end. Later calls pass straight
-    through."""
-    if label in _done:
-        yield
-        return
+    stderr when that time has passed and how long it took at the end. Later calls get a shared
+    no-op context (these calls sit on the solver's hot path)."""
+    return _NOTHING if label in _done else _announce(label)
+
+
+@contextmanager
+def _announce(label: str):
     start = time.perf_counter()
     said = threading.Event()
 

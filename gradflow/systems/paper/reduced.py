@@ -139,7 +139,6 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
         val, jac = np.zeros(1), np.zeros((1, 3))
         _kernels.last3_jac(np.ascontiguousarray(theta[HEAD_INDEX]), float(N), val, jac)
         grad[HEAD_INDEX] = jac[0]
-        grad[OTHERS] = 0.0
         keep = np.zeros(19, dtype=bool)
         keep[idx] = True
         return float(val[0]), np.where(keep, grad, 0.0)
