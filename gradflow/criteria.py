@@ -138,6 +138,8 @@ def emergence_times(criteria, names, free, t, theta, loss_of_step, loss_at, thet
 
 
 def emergence_order(emergence: dict, head, level: float) -> tuple:
-    """The head's parameters sorted by ``t_p(level)``; those that never reach it are left out."""
-    times = {n: emergence["t_p"].get(n, {}).get(f"{level:g}", float("nan")) for n in head}
+    """The head sorted by time: a parameter by ``t_p(level)``, a criterion key (e.g. a stage) by
+    its own time; those that never happen are left out."""
+    times = {n: (emergence[n] if n in emergence and n != "t_p"
+                 else emergence["t_p"].get(n, {}).get(f"{level:g}", float("nan"))) for n in head}
     return tuple(sorted((n for n in head if np.isfinite(times[n])), key=lambda n: times[n]))

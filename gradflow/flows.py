@@ -37,7 +37,7 @@ class Flow:
         self.params = tuple(names[k] for k in self.idx)
         self.free = None if len(self.idx) == len(names) else self.idx
         n = len(names)
-        self.theta0 = np.zeros(n) if theta0 is None else check_vector("theta0", theta0, n).copy()
+        self.theta0 = system.initial().astype(np.float64) if theta0 is None else check_vector("theta0", theta0, n).copy()
         self.M = (np.linalg.inv(system.metric()[np.ix_(self.idx, self.idx)]) if flow == "weights"
                   else None)
         self._last = (None, None)           # (y, loss) of the latest right-hand side

@@ -33,28 +33,32 @@ def plot_result(result, path=None):
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.5),
                                       gridspec_kw={"height_ratios": [3, 2]})
     key = f"{sys_.order_level:g}"
-    first = [e["t_p"][n][key] for n in sys_.head if np.isfinite(e["t_p"].get(n, {}).get(key, np.nan))]
+
+    def head_time(n):
+        return e[n] if n in e and n != "t_p" else e["t_p"].get(n, {}).get(key, np.nan)
+    first = [head_time(n) for n in sys_.head if np.isfinite(head_time(n))]
     if len(result.t) < 2:
         keep = np.ones(len(result.t), dtype=bool)
     else:
         t_lo = min(first) / 30 if first else result.t[1]
         keep = result.t >= t_lo
     t = np.maximum(result.t[keep], np.finfo(float).tiny)
-    for k, name in enumerate(sys_.head):
+    series = sys_.plot_series(result.theta[keep])
+    for k, (name, (label, values)) in enumerate(zip(sys_.head, series)):
         colour = f"C{k}"
-        top.plot(t, result[name][keep], color=colour, label=pretty(name))
-        tp = e["t_p"].get(name, {}).get(key, np.nan)
-        if np.isfinite(tp):
-            top.plot([tp], [sys_.order_level], "o", color=colour, ms=5)
+        top.plot(t, values, color=colour, label=label)
+        tp = head_time(name)
+        if np.isfinite(tp) and tp >= t[0]:
+            top.plot([tp], [np.interp(tp, t, values)], "o", color=colour, ms=5)
     levels = sorted({c.level for c in crits if isinstance(c, ParamReaches)})
     for level in levels:
         top.axhline(level, color="0.6", lw=0.7, ls=":")
     top.set_yscale("symlog", linthresh=min([lv for lv in levels if lv > 0], default=1.0) / 10)
-    head = [sys_.names.index(n) for n in sys_.head]
-    low = min(float(np.min(result.theta[keep][:, head])), 0.0)
+    low = min(min(float(np.min(v)) for _, v in series), 0.0)
     top.set_ylim(bottom=1.5 * low - 0.02)
-    top.set_ylabel("parameter")
-    top.legend(fontsize=8, loc="upper left", title=f"dots: t_p({key})", title_fontsize=7)
+    top.set_ylabel(sys_.param_word)
+    by = "event" if all(n in e for n in sys_.head) else f"t_p({key})"
+    top.legend(fontsize=8, loc="upper left", title=f"dots: {by}", title_fontsize=7)
     bottom.plot(t, result.loss[keep], color="k", lw=1.8)
     for c in crits:
         if isinstance(c, LossBelow):

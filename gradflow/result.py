@@ -103,10 +103,12 @@ class Result:
                  f"{self.status} ({self.message})"]
         losses = [c for c in sys_.criteria() if isinstance(c, LossBelow)]
         events = [c for c in sys_.criteria() if isinstance(c, Crosses)]
+        notes = (["loss < " + ", < ".join(c.label or f"{c.level:g}" for c in losses)] if losses else []) \
+            + [f"{c.key}: {describe(c)}" for c in events]
         lines.append("   ".join(f"{c.key} = {e[c.key]:.6g}" for c in losses + events)
-                     + "   (loss < " + ", < ".join(c.label or f"{c.level:g}" for c in losses)
-                     + "".join(f"; {c.key}: {describe(c)}" for c in events) + ")")
-        lines.append(f"order (by t_p({sys_.order_level:g})): " + " -> ".join(self.order))
+                     + "   (" + "; ".join(notes) + ")")
+        by = "time" if all(n in e for n in sys_.head) else f"t_p({sys_.order_level:g})"
+        lines.append(f"order (by {by}): " + " -> ".join(self.order))
         for name in sys_.head:
             if name in self.params:
                 lines.append("  " + "   ".join(f"t_{name}({lev}) = {tp:.6g}" for lev, tp in e["t_p"][name].items()))

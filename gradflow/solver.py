@@ -68,8 +68,61 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
         sizes["N"] = N
     sys_ = systems.make(system, sizes)
     with _threads.using(threads):
+        if sys_.segments() and params is None and t_max is None:
+            return _solve_segments(sys_, flow, theta0, method, rtol, atol, max_steps, criteria, progress)
         return _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_steps, t_limit,
                       criteria, progress)
+
+
+def _solve_segments(sys_, flow, theta0, method, rtol, atol, max_steps, criteria, progress) -> Result:
+    """A system's schedule (:meth:`System.segments`): each segment's parameters for its flow
+    time, from where the previous one ended; one Result on the joined time axis. Each event's
+    time is its first over the segments; θ is continuous at a boundary, dθ/dt is not (the
+    boundary point is kept once, with the derivative of the segment that ends there)."""
+    parts, offset, start = [], 0.0, theta0
+    for k, (params, duration) in enumerate(sys_.segments()):
+        if progress:
+            _report(f"segment {k + 1}: {', '.join(params)} for t = {duration:g}")
+            _report("", end=True)
+        r = _solve(sys_, flow, params, start, method, rtol, atol, float(duration), 2.0, max_steps, None,
+                   criteria, progress)
+        parts.append((offset, r))
+        start, offset = r.theta[-1], offset + r.t[-1]
+        if r.status not in ("emerged", "t_max"):
+            break
+    t = np.concatenate([off + r.t[(k > 0):] for k, (off, r) in enumerate(parts)])
+    theta = np.concatenate([r.theta[(k > 0):] for k, (_, r) in enumerate(parts)])
+    dtheta = np.concatenate([r.dtheta[(k > 0):] for k, (_, r) in enumerate(parts)])
+    emergence = _first_events([(off, r.emergence) for off, r in parts])
+    last = parts[-1][1]
+    status, message = last.status, last.message
+    if status in ("emerged", "t_max"):
+        status = "emerged" if np.isfinite(emergence[sys_.primary_key]) else "t_max"
+        message = f"{len(parts)} segments to t = {t[-1]:g}"
+    stats = dict(parts[0][1].stats)
+    for key in ("nfev", "njev", "nlu", "n_steps", "wall_seconds"):
+        stats[key] = sum(r.stats[key] for _, r in parts)
+    stats["segments"] = [[list(r.params), float(r.t[-1])] for _, r in parts]
+    params = tuple(n for n in sys_.names if any(n in r.params for _, r in parts))
+    return Result(t=t, theta=theta, system=sys_, flow=flow, params=params, emergence=emergence,
+                  order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
+                  status=status, message=message, _dtheta=dtheta)
+
+
+def _first_events(timed: list) -> dict:
+    """Merge segments' emergence dicts: each event at its first finite time (plus the offset)."""
+    out = {"t_p": {}}
+    for off, em in timed:
+        for key, value in em.items():
+            if key == "t_p":
+                for name, levels in value.items():
+                    slot = out["t_p"].setdefault(name, {})
+                    for lev, tp in levels.items():
+                        if not np.isfinite(slot.get(lev, np.nan)):
+                            slot[lev] = off + tp
+            elif not np.isfinite(out.get(key, np.nan)):
+                out[key] = off + value
+    return out
 
 
 def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_steps, t_limit, criteria,

@@ -24,7 +24,8 @@ How to add a system
    core passes a C-contiguous float64 array of length ``len(names)``; ``free`` is None or the
    sorted indices of the parameters whose gradient entries will be used (a system may then leave
    the others out of the work and at 0).
-5. Optional: ``hessian(θ)`` (the flows' analytic Jacobian for implicit methods; without it the
+5. Optional: ``initial()`` (the default start, else 0), ``segments()`` (a staged schedule),
+   ``hessian(θ)`` (the flows' analytic Jacobian for implicit methods; without it the
    solver lets SciPy difference the right-hand side), ``metric()`` (the Gram matrix G of the
    parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
    (a report with ``summary()`` and ``passed``: the solved flow against the full-weight
@@ -46,11 +47,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, check_positive
 
 #: Built-in systems: name -> "module:Class", imported only when first asked for.
 REGISTRY = {"tokens": "gradflow.systems.tokens:TokensSystem",
-            "paper": "gradflow.systems.paper:PaperSystem"}
+            "paper": "gradflow.systems.paper:PaperSystem",
+            "markov": "gradflow.systems.markov:MarkovSystem"}
 #: The system ``solve`` and the CLI use when none is named: the seed paper's own setting.
 DEFAULT_SYSTEM = "paper"
 
@@ -61,12 +63,14 @@ _resolved: dict[str, type] = {}
 class Size:
     """One size argument of a system: ``default`` may be None (then the system derives it);
     ``low`` is the smallest allowed integer, or, for an option that takes a word, ``choices``
-    lists the allowed words (``low`` is then ignored)."""
+    lists the allowed words (``low`` is then ignored); ``kind="float"`` takes a finite number
+    > 0 (``low`` ignored)."""
     name: str
-    default: int | str | None
+    default: int | float | str | None
     low: int
     help: str
     choices: tuple = ()
+    kind: str = "int"
 
 
 class System:
@@ -110,6 +114,8 @@ class System:
                 out[k] = None
             elif s.choices:
                 out[k] = check_choice(k, value, s.choices)
+            elif s.kind == "float":
+                out[k] = check_positive(k, value)
             else:
                 out[k] = check_int(k, value, s.low)
         return out
@@ -126,6 +132,22 @@ class System:
 
     hessian = None
     metric = None
+
+    def initial(self) -> np.ndarray:
+        """θ at which a solve starts when no ``theta0`` is given (default 0)."""
+        return np.zeros(len(self.names))
+
+    def plot_series(self, theta: np.ndarray) -> list:
+        """What the plot's top panel draws for θ rows ``theta``: one (label, values) per entry of
+        ``head``, in order (default: the head's parameters)."""
+        from .plot import pretty
+        return [(pretty(n), theta[:, self.names.index(n)]) for n in self.head]
+
+    def segments(self) -> tuple:
+        """A schedule: ``((params, duration), ...)`` solved one after the other, each segment's
+        free parameters for its flow time, from where the last one ended (e.g. a staged training
+        schedule). Empty (the default): one flow of all parameters."""
+        return ()
 
     # -- emergence ---------------------------------------------------------------------
     def criteria(self) -> tuple:

@@ -1,11 +1,199 @@
-"""markov: the second seed paper's n-gram Markov task (Chen, Sheen, Wang, Yang 2024;
-../shared/SPEC-markov.md) — so far its task and its selection criterion, not yet a system.
+"""markov: the second seed paper's generalized induction head (Chen, Sheen, Wang, Yang 2024;
+../shared/SPEC-markov.md) solved as a gradient flow.
 
-* :mod:`.task`: the sampler with per-sequence Dirichlet kernels, the exact prior probability of a
-  sequence (Dirichlet-multinomial; enumeration of every short sequence), stationary window laws;
-* :mod:`.mi`: the modified χ² mutual information Ĩ(R) of SPEC-markov §3 with standard errors over a
-  frozen sample of kernels.
+n-gram Markov chains with a fresh Dirichlet kernel per sequence (:mod:`.task`); the authors'
+simplified two-attention-layer model, whose live weights are the parameters (:mod:`.params`:
+the H × H layer-1 band, the selector coefficients c_R with 0 ∉ R, the classifier weight a; 17 at
+H = 3, D = 2); its full-tensor reference (:mod:`.reference`); the reduced loss, exact for a frozen
+sample, the exact finite-L population or the L → ∞ stationary limit (:mod:`.population`,
+:mod:`.reduced`); the modified χ² mutual information (:mod:`.mi`) and the stage-I law
+(:mod:`.stage1`).
 
-The simplified transformer, its reduced evaluation and its flow (the System registered as
-``"markov"``) are the next step; until then nothing here is in the registry.
+Stages (our definitions; the paper's three stages, measured on any schedule):
+* ``selector``: some subset R holds half of the selector's weight, c_R²/Σc² ≥ ½;
+* ``copier``: the heads of the leading subset have, on average, halved their initial attention
+  error 1 − σ on their parent offset (h + 1 for head h);
+* ``classifier``: a ≥ 1 (100 × its initial 0.01);
+``stages_done``: all three. The schedule ``joint`` trains everything at once; ``staged`` is the
+authors' (c for t = 2000, then the band for t = 5·10⁸ — lr 10⁵ × 5000 epochs —, then a for
+t = 5000), solved as three segments.
 """
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from ..._validate import check_int
+from ...criteria import Crosses, LossBelow
+from ...system import Size, System
+from . import population as pop_mod
+from .params import Layout
+from .reference import LOSSES
+from .task import MarkovTask
+
+POPULATIONS = ("sample", "exact", "stationary")
+SCHEDULES = ("joint", "staged")
+HEAD = ("selector", "copier", "classifier")
+#: flow time of each staged segment: lr × epochs of the authors' staged schedule
+STAGED_TIMES = {"c": 1.0 * 2000, "band": 1e5 * 5000, "a": 1.0 * 5000}
+#: largest query–key pairs × subsets one evaluation may visit (about 10 s per evaluation)
+MAX_WORK = 3e9
+
+
+class MarkovSystem(System):
+    """SPEC-markov with S symbols, n-gram order n, Dirichlet α, context length L; the model's H
+    heads and selector degree D; the loss (ε for nll); the population (``sample``: ``count``
+    sequences drawn with ``seed``; ``exact``: every sequence, ``count`` unused; ``stationary``:
+    L → ∞ over ``count`` kernels drawn with ``seed``); the schedule."""
+
+    name = "markov"
+    head = HEAD
+    sizes_spec = (Size("S", 3, 2, "number of symbols"),
+                  Size("n", 3, 2, "n-gram order (n - 1 parents)"),
+                  Size("alpha", 0.1, 0, "Dirichlet concentration of each kernel row", kind="float"),
+                  Size("L", 100, 2, "context length"),
+                  Size("H", 3, 1, "layer-1 heads (each attends to H offsets)"),
+                  Size("D", 2, 1, "largest selector subset |R|"),
+                  Size("loss", "ce_softmax", 0, "ce_softmax (the authors' code) or nll (-log(y+eps))", LOSSES),
+                  Size("eps", 1e-2, 0, "the nll loss's eps", kind="float"),
+                  Size("population", "sample", 0, "sample (frozen sequences), exact (every sequence) "
+                       "or stationary (L -> infinity over kernels)", POPULATIONS),
+                  Size("count", 9000, 1, "sequences (sample) or kernels (stationary)"),
+                  Size("seed", 0, 0, "seed of the sample or the kernels"),
+                  Size("schedule", "joint", 0, "joint (all parameters) or staged (c, then band, then a)",
+                       SCHEDULES))
+    param_word = "parameter"
+    check_sizes = {"L": 10, "count": 12}
+    order_level = 0.5
+    stop_key, primary_key = "stages_done", "stages_done"
+
+    def __init__(self, S=3, n=3, alpha=0.1, L=100, H=3, D=2, loss="ce_softmax", eps=1e-2,
+                 population="sample", count=9000, seed=0, schedule="joint"):
+        sizes = self.validate_sizes(dict(S=S, n=n, alpha=alpha, L=L, H=H, D=D, loss=loss, eps=eps,
+                                         population=population, count=count, seed=seed, schedule=schedule))
+        if sizes["L"] < sizes["n"]:
+            raise ValueError(f"L must be an integer >= n = {sizes['n']}, got {sizes['L']}")
+        if sizes["H"] > 6:
+            raise ValueError(f"H must be an integer in [1, 6], got {sizes['H']}")
+        check_int("D", sizes["D"], 1, sizes["H"])
+        self._sizes = sizes
+        self.layout = Layout(sizes["H"], sizes["D"])
+        self.names = self.layout.names
+        self.task = MarkovTask(S=sizes["S"], n=sizes["n"], alpha=sizes["alpha"], L=sizes["L"])
+        self.loss_name, self.eps = sizes["loss"], sizes["eps"]
+        if sizes["population"] == "exact" and sizes["S"] ** (sizes["L"] + 1) > 2_000_000:
+            raise ValueError(f"L must keep S^(L+1) <= 2000000 for population='exact'; "
+                             f"S^(L+1) = {sizes['S'] ** (sizes['L'] + 1)}")
+
+    def sizes(self) -> dict:
+        return dict(self._sizes)
+
+    def describe(self) -> str:
+        s = self._sizes
+        return (f"S = {s['S']}, n = {s['n']}, alpha = {s['alpha']:g}, L = {s['L']}, H = {s['H']}, "
+                f"D = {s['D']}, {s['loss']}, {self.population.label}, {s['schedule']}")
+
+    # -- the population ------------------------------------------------------------------
+    @cached_property
+    def population(self) -> pop_mod.Population:
+        s = self._sizes
+        rng = np.random.default_rng(s["seed"])
+        if s["population"] == "sample":
+            return pop_mod.frozen_sample(self.tokens, s["S"], s["H"], label=f"{s['count']} sequences")
+        if s["population"] == "exact":
+            return pop_mod.enumerated(self.task, s["H"])
+        return pop_mod.stationary(self.task.kernels(s["count"], rng), self.task, s["H"])
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        """The frozen sample (population ``sample``): ``count`` sequences of L + 1 tokens."""
+        s = self._sizes
+        if s["population"] != "sample":
+            raise ValueError(f"population must be 'sample' to have tokens, got {s['population']!r}")
+        return self.task.sample(s["count"], np.random.default_rng(s["seed"]))[0]
+
+    def check(self, eta: float = 0.02, t_end: float = 2.0, n_times: int = 4, refinements: int = 3,
+              progress: bool = False):
+        """The solved flow against GD on the full-tensor reference (see :mod:`.check`)."""
+        from .check import check
+        return check(self, eta=eta, t_end=t_end, n_times=n_times, refinements=refinements, progress=progress)
+
+    def work(self) -> float:
+        """Query–key pairs × subsets of one evaluation (estimated before the population exists)."""
+        s = self._sizes
+        nR = self.layout.n_c
+        if s["population"] == "sample":
+            return s["count"] * s["L"] * nR
+        if s["population"] == "exact":
+            return s["S"] ** (s["L"] + 1) * s["L"] * nR
+        K = max(2 * s["H"] - 1, s["n"] - 1)
+        return s["count"] * s["S"] ** (2 * K + 1) * nR
+
+    def check_size_limits(self) -> None:
+        w = self.work()
+        if w > MAX_WORK:
+            raise ValueError(f"this markov population is beyond this machine: one evaluation visits "
+                             f"{w:.3g} pair-subsets (about {w * 1.2e-8:.3g} s each, a solve needs "
+                             f"10^3-10^4 of them); the limit is {MAX_WORK:.0e}")
+
+    # -- the reduced loss ----------------------------------------------------------------
+    def initial(self) -> np.ndarray:
+        return self.layout.initial()
+
+    def loss(self, theta) -> float:
+        from .reduced import evaluate
+        return evaluate(theta, self.layout, self.population, self.loss_name, self.eps, grad=False)
+
+    def loss_and_grad(self, theta, free=None):
+        from .reduced import evaluate
+        return evaluate(theta, self.layout, self.population, self.loss_name, self.eps)
+
+    def segments(self) -> tuple:
+        if self._sizes["schedule"] != "staged":
+            return ()
+        lay = self.layout
+        return ((lay.c_names, STAGED_TIMES["c"]), (lay.band_names, STAGED_TIMES["band"]),
+                (("a",), STAGED_TIMES["a"]))
+
+    # -- stages ----------------------------------------------------------------------------
+    def leading(self, theta) -> tuple:
+        """The subset R (components) with the largest share c_R²/Σc²."""
+        return self.layout.subsets[int(np.argmax(self.layout.shares(theta)))]
+
+    def parents(self, theta) -> tuple:
+        """The selected parent set: the offsets the leading subset's heads attend to most."""
+        band = self.layout.unpack(theta)[0]
+        return tuple(sorted(c + int(np.argmax(band[c - 1])) for c in self.leading(theta)))
+
+    def _selector(self, theta) -> float:
+        return float(np.max(self.layout.shares(theta)) - 0.5)
+
+    def _copier(self, theta) -> float:
+        R = self.leading(theta)
+        if not R:
+            return -1.0
+        band = self.layout.unpack(theta)[0]
+        band0 = self.layout.unpack(self.layout.initial())[0]
+
+        def sigma(b):
+            e = np.exp(b - b.max())
+            return e[0] / e.sum()
+        gains = [(sigma(band[c - 1]) - sigma(band0[c - 1])) / (1 - sigma(band0[c - 1])) for c in R]
+        return float(np.mean(gains) - 0.5)
+
+    def _classifier(self, theta) -> float:
+        return float(theta[-1] - 1.0)
+
+    def plot_series(self, theta) -> list:
+        return [("leading share c_R^2/sum c^2", np.array([np.max(self.layout.shares(th)) for th in theta])),
+                ("copier: error halved at 0.5", np.array([self._copier(th) + 0.5 for th in theta])),
+                ("classifier weight a", theta[:, -1])]
+
+    def criteria(self) -> tuple:
+        return (Crosses("selector", self._selector, "a subset holds half the selector's weight"),
+                Crosses("copier", self._copier, "the leading subset's heads halved their copying error"),
+                Crosses("classifier", self._classifier, "a reached 1"),
+                Crosses("stages_done", lambda th: min(self._selector(th), self._copier(th),
+                                                      self._classifier(th)), "all three stages"))

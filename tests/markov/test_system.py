@@ -1,0 +1,63 @@
+"""The markov system through the core: solve (joint and staged), stages, save/load/plot, check,
+validation and the CLI's one-line errors."""
+
+import numpy as np
+import pytest
+
+import gradflow as gf
+from gradflow.cli import main
+from gradflow.systems.markov import MarkovSystem
+
+
+@pytest.fixture(scope="module")
+def staged():
+    return gf.solve(system="markov", schedule="staged", count=300, L=40)
+
+
+def test_staged_schedule_runs_the_three_stages_in_order(staged):
+    """c for t = 2000, the band for 5e8, a for 5000: each stage happens inside its own segment,
+    the selector picks the true parents {1, 2}, and the copier sharpens both heads."""
+    r = staged
+    e = r.emergence
+    assert r.status == "emerged" and r.order == ("selector", "copier", "classifier")
+    assert e["selector"] < 2000 < e["copier"] < 2000 + 5e8 < e["classifier"]
+    assert r.system.parents(r.theta[-1]) == (1, 2)
+    band = r.system.layout.unpack(r.theta[-1])[0]
+    assert band[0, 0] > 6 and band[1, 0] > 6                  # heads 0, 1 copy offsets 1, 2
+    assert np.all(band[2] == r.system.initial()[6:9])          # head 2 is not selected: unchanged
+    assert [seg[1] for seg in r.stats["segments"]] == [2000.0, 5e8, 5000.0]
+
+
+def test_save_load_and_plot(staged, tmp_path):
+    path = staged.save(tmp_path / "m.npz")
+    back = gf.Result.load(path)
+    assert back.summary() == staged.summary() and back.system == staged.system
+    assert np.allclose(back.theta_at([10.0, 1e6]), staged.theta_at([10.0, 1e6]), rtol=0, atol=1e-12)
+    staged.plot(tmp_path / "m.png")
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_check_against_reference_gradient_descent():
+    report = MarkovSystem(L=10, count=12).check()
+    assert report.passed, report.summary()
+    assert 1.8 < report.rates[0] < 2.2 and report.extrapolated_errors[-1] < 1e-5
+
+
+@pytest.mark.parametrize("kw, word", [(dict(S=1), "S"), (dict(n=1), "n"), (dict(alpha=0), "alpha"),
+                                      (dict(L=2, n=3), "L"), (dict(H=7), "H"), (dict(D=4), "D"),
+                                      (dict(loss="mse"), "loss"), (dict(schedule="sgd"), "schedule"),
+                                      (dict(population="exact", L=20), "L"), (dict(eps=-1.0), "eps")])
+def test_bad_sizes_raise_value_errors_naming_them(kw, word):
+    with pytest.raises(ValueError, match=word):
+        MarkovSystem(**kw)
+
+
+@pytest.mark.parametrize("argv", [["--S", "1"], ["--n", "1"], ["--alpha", "0"], ["--L", "2"],
+                                  ["--H", "0"], ["--D", "5"], ["--loss", "mse"], ["--schedule", "x"],
+                                  ["--count", "100000000"]])
+def test_cli_bad_arguments_exit_2_with_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["solve", "--system", "markov"] + argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 3 and "error" in err[-1]
