@@ -12,6 +12,8 @@ Systems (one subpackage each under gradflow.systems, imported on first use):
 
     paper    the seed paper's setting (SPEC-paper.md; Theorem 2), the default
     tokens   one-hot tokens, cross-entropy, no positions (SPEC.md; gradflow's own variant)
+    markov   the second paper's n-gram Markov chains and its simplified model (SPEC-markov.md):
+             solve(system="markov", schedule="joint"|"staged", population="sample"|"exact"|"stationary")
 
 The tokens system's API stays available here (θ is a length-19 array in ``NAMES`` order)::
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m gradflow {solve,check,train,derive} [--system NAME] …``.
+"""Command line: ``python -m gradflow {solve,check,train,derive,sweep} [--system NAME] …``, plus
+the commands systems add (``System.commands``, e.g. ``mi`` from markov).
 
 Every option of a system's sizes comes from its ``sizes_spec``; ``--help`` lists each option's
 meaning and default. Bad arguments print one line on stderr and exit with status 2, before any
@@ -39,7 +40,8 @@ def _add_system_args(p, cls, overrides=None):
         if s.choices:
             p.add_argument(f"--{s.name}", choices=s.choices, default=default, help=s.help)
         else:
-            p.add_argument(f"--{s.name}", type=int, default=default, help=s.help)
+            p.add_argument(f"--{s.name}", type=float if s.kind == "float" else int, default=default,
+                           help=s.help)
 
 
 def _make_system(args, cls):
@@ -78,7 +80,7 @@ def _cmd_solve(args, cls):
     plot = check_output_path(args.plot) if args.plot else None
     theta0 = None
     if args.theta0:
-        theta0 = np.zeros(len(sys_.names))
+        theta0 = sys_.initial()
         for name, value in args.theta0.items():
             if name not in sys_.names:
                 raise ValueError(f"unknown parameter {name!r} in --theta0; allowed: {', '.join(sys_.names)}")
@@ -99,8 +101,9 @@ def _cmd_solve(args, cls):
 
 def _cmd_check(args, cls):
     sys_ = _make_system(args, cls)
-    report = sys_.check(eta=args.eta, t_end=args.t_end, n_times=args.n_times,
-                        refinements=args.refinements, progress=not args.quiet)
+    given = {k: getattr(args, k) for k in ("eta", "t_end", "n_times", "refinements")
+             if getattr(args, k) is not None}
+    report = sys_.check(progress=not args.quiet, **given)
     print(report.summary())
     return 0 if report.passed else 1
 
@@ -160,7 +163,10 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     from .solver import METHODS, solve
     defaults = {k: v.default for k, v in inspect.signature(solve).parameters.items()}
     cls = systems.get(system)
-    p = _Parser(prog="python -m gradflow", description=__doc__.splitlines()[0])
+    extra = system_commands()
+    p = _Parser(prog="python -m gradflow", description=__doc__.splitlines()[0],
+                epilog="system commands: " + ", ".join(f"{c} ({n}; python -m gradflow {c} --help)"
+                                                       for c, (n, _) in extra.items()) if extra else None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("solve", help="solve the gradient flow and report emergence", formatter_class=_Help)
     _add_system_args(s, cls)
@@ -169,7 +175,8 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     s.add_argument("--params", type=_params, default=None,
                    help="comma-separated free parameters, e.g. alpha3,beta2,gamma3 (default: all)")
     s.add_argument("--theta0", type=_assignments, default=None,
-                   help="start, as NAME=VALUE pairs, e.g. gamma3=0.1 (the rest 0; default: all 0)")
+                   help="start, as NAME=VALUE pairs, e.g. gamma3=0.1 (the rest at the system's start: "
+                        "0 for paper and tokens, the authors' initialisation for markov)")
     s.add_argument("--t-max", type=float, default=None, help="end time (default: until emergence)")
     s.add_argument("--method", choices=tuple(METHODS), default=defaults["method"], help="SciPy integrator")
     s.add_argument("--rtol", type=float, default=defaults["rtol"], help="relative tolerance of the integrator")
@@ -183,10 +190,10 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     c = sub.add_parser("check", help="compare the weight flow with GD on the full-weight reference",
                        formatter_class=_Help)
     _add_system_args(c, cls, getattr(cls, "check_sizes", None))
-    c.add_argument("--eta", type=float, default=1.0, help="largest GD step")
-    c.add_argument("--t-end", type=float, default=None, help="end time (default: emergence time T)")
-    c.add_argument("--n-times", type=int, default=40, help="number of compared times")
-    c.add_argument("--refinements", type=int, default=3, help="steps eta, eta/2, ...")
+    c.add_argument("--eta", type=float, default=None, help="largest GD step (default: the system's)")
+    c.add_argument("--t-end", type=float, default=None, help="end time (default: the system's)")
+    c.add_argument("--n-times", type=int, default=None, help="number of compared times (default: the system's)")
+    c.add_argument("--refinements", type=int, default=None, help="steps eta, eta/2, ... (default: the system's)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_check)
     w = sub.add_parser("sweep", help="many solves, resumable, stored as JSON (gradflow.sweep)",
@@ -231,8 +238,23 @@ def _system_name(argv) -> str:
     return name if name in systems.available() else systems.DEFAULT_SYSTEM
 
 
+def system_commands() -> dict:
+    """Commands a system adds (``System.commands``: name -> "module:function"), by name."""
+    out = {}
+    for name in systems.available():
+        for cmd, target in getattr(systems.get(name), "commands", {}).items():
+            out[cmd] = (name, target)
+    return out
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        extra = system_commands()
+        if argv[0] in extra:
+            import importlib
+            module, _, func = extra[argv[0]][1].partition(":")
+            return getattr(importlib.import_module(module), func)(argv[1:])
     parser = build_parser(_system_name(argv))
     args = parser.parse_args(argv)
     cls = systems.get(getattr(args, "system", systems.DEFAULT_SYSTEM))

@@ -112,6 +112,9 @@ class Result:
         for name in sys_.head:
             if name in self.params:
                 lines.append("  " + "   ".join(f"t_{name}({lev}) = {tp:.6g}" for lev, tp in e["t_p"][name].items()))
+        extra = sys_.final_report(self.theta[-1])
+        if extra:
+            lines.append(extra)
         s = self.stats
         lines.append(f"loss at t = {self.t[-1]:.6g}: {self.final_loss():.6g}; "
                      f"{s['method']}: {s['n_steps']} steps, nfev {s['nfev']}, njev {s['njev']}, "

@@ -38,14 +38,15 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
           t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
           t_limit: float | None = None, criteria=(), progress: bool = False, threads: int | None = None,
           **sizes) -> Result:
-    """Solve a system's gradient flow from ``theta0`` (default 0) and find when it emerges.
+    """Solve a system's gradient flow from ``theta0`` and find when it emerges.
 
     What is solved
         ``system``: a registered name (:func:`gradflow.system.available`) or a configured
         :class:`gradflow.System`; its size arguments as keywords (``N`` may be given first, e.g.
         ``solve(64, L=128)``). ``flow``: ``"theta"`` (dθ/dt = −∇𝓛) or ``"weights"``
         (dθ/dt = −G⁻¹∇𝓛, plain gradient flow of the full weights). ``params``: the free
-        parameters (default all; the others stay at ``theta0``). ``theta0``: the start.
+        parameters (default all; the others stay at ``theta0``). ``theta0``: the start (default
+        the system's initial point: 0 for paper and tokens).
     How
         ``method``: a key of :data:`METHODS`; ``rtol``, ``atol``: its tolerances.
     When to stop
@@ -59,6 +60,10 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
     Resources
         ``threads``: how many threads the kernels may use (default: ``GRADFLOW_THREADS`` or the
         cores available, at most 2; small sizes always run on one).
+
+    A system with a schedule (:meth:`gradflow.System.segments`, e.g. markov's ``staged``) is solved
+    segment by segment when neither ``params`` nor ``t_max`` is given; ``theta0`` defaults to the
+    system's :meth:`~gradflow.System.initial` point.
 
     A solver failure, a start at a stationary point and running out of steps are reported in
     ``Result.status`` and ``Result.message``, never raised; bad arguments raise ``ValueError``

@@ -85,6 +85,8 @@ class System:
     primary_key: str = ""
     #: module with ``generate()`` for ``python -m gradflow.derive`` ("" when nothing is generated)
     derivation: str = ""
+    #: extra CLI commands: {name: "module:function"}; ``function(argv) -> exit status``
+    commands: dict = {}
     #: what the parameters are called in messages ("pseudo-parameter", "weight", ...)
     param_word: str = "parameter"
     task = None
@@ -136,6 +138,10 @@ class System:
     def initial(self) -> np.ndarray:
         """θ at which a solve starts when no ``theta0`` is given (default 0)."""
         return np.zeros(len(self.names))
+
+    def final_report(self, theta: np.ndarray) -> str:
+        """One line about the end point θ for :meth:`Result.summary` ("" for none)."""
+        return ""
 
     def plot_series(self, theta: np.ndarray) -> list:
         """What the plot's top panel draws for θ rows ``theta``: one (label, values) per entry of

@@ -116,3 +116,22 @@ def test_a_system_instance_excludes_size_arguments():
         gf.solve(system="quadratic", N=4)
     with pytest.raises(ValueError, match="^flow must be 'theta'"):
         gf.solve(system="plateau", flow="weights")
+
+
+def test_a_schedule_runs_its_segments_from_the_systems_initial_point():
+    """System.segments: x alone for t = 1, then y, z for t = 2, from System.initial(); θ matches
+    the closed-form restricted flows (1e-7), each event at its first time over the segments,
+    the boundary kept once."""
+    from toys import Scheduled
+    sys_ = Scheduled()
+    r = gf.solve(system=sys_, rtol=1e-10, atol=1e-12)
+    first = sys_.exact(1.0, theta0=sys_.initial(), free=[0])
+    second = sys_.exact(2.0, theta0=first, free=[1, 2])
+    assert np.max(np.abs(r.theta_at(1.0) - first)) < 1e-7
+    assert np.max(np.abs(r.theta[-1] - second)) < 1e-7 and abs(r.t[-1] - 3.0) < 1e-12
+    assert np.all(np.diff(r.t) > 0) and r.stats["segments"] == [[["x"], 1.0], [["y", "z"], 2.0]]
+    # x reaches 0.5 inside segment 1 (closed form from 0.1: 1 − e^{−3t} scaled), y inside segment 2
+    tx = -np.log((1.0 - 0.5) / (1.0 - 0.1)) / 3.0
+    ty = 1.0 - np.log((2.0 - 0.5) / (2.0 - 0.1)) / 1.0
+    assert abs(r.emergence["t_p"]["x"]["0.5"] - tx) < 1e-7 and abs(r.emergence["t_p"]["y"]["0.5"] - ty) < 1e-7
+    assert r.order[:2] == ("x", "y")

@@ -108,3 +108,21 @@ _WHigh = LossBelow("w_high", float(-np.log1p(0.95) + 0.95 / 2), "w = 0.95")
 
 register("quadratic", Quadratic)
 register("plateau", Plateau)
+
+
+class Scheduled(Quadratic):
+    """The uncoupled quadratic with a schedule: x alone for t = 1, then y and z for t = 2, from
+    θ0 = (0.1, 0.1, 0.1) (``initial``). Each segment is the closed-form restricted flow."""
+
+    name = "scheduled"
+    head = ("x", "y", "z")
+    SEGMENTS = ((("x",), 1.0), (("y", "z"), 2.0))
+
+    def __init__(self, coupled: int = 0):
+        super().__init__(coupled=0)
+
+    def initial(self):
+        return np.full(3, 0.1)
+
+    def segments(self):
+        return self.SEGMENTS

@@ -48,10 +48,10 @@ def test_fitness_is_the_modified_chi_square_mi_in_the_papers_limit():
 
 def test_replicator_law_predicts_the_stage_one_time():
     """Staged stage I (only c moves, the authors' init): the share of the winner reaches ½ at the
-    law's time to O(a·max s); measured 2.0095 (law) vs 2.0049 (flow), 0.23 %; bound 1 %."""
-    s = MarkovSystem(count=2000)
+    law's time to O(a·max s); measured 1.9464 (law) vs 1.9426 (flow), 0.20 %; bound 1 %."""
+    s = MarkovSystem(count=1000)
     law = predicted_time(s.initial(), s)
-    r = gf.solve(system=s, params=s.layout.c_names, t_max=5.0)
+    r = gf.solve(system=s, params=s.layout.c_names, t_max=3.0)
     assert law["winner"] == s.leading(r.theta[-1]) == (1, 2)
     assert abs(r.emergence["selector"] - law["t"]) <= 0.01 * law["t"]
 
@@ -63,5 +63,5 @@ def test_a_smaller_set_beats_its_superset_and_the_flow_selects_it():
     kernels = s.task.kernels(3, np.random.default_rng(0))
     mi = {R: np.mean([mi_of_law(window_law(pi, 3, 2, 3), R) for pi in kernels]) for R in [(1,), (1, 2)]}
     assert mi[(1,)] > 1.3 * mi[(1, 2)]      # measured 0.2235 vs 0.1501
-    r = gf.solve(system=s, params=s.layout.c_names, t_max=4.0)
-    assert s.leading(r.theta[-1]) == (1,) and s.parents(r.theta[-1]) == (1,)
+    r = gf.solve(system=s, params=s.layout.c_names, t_max=1.5)
+    assert r.emergence["selector"] < 1.5 and s.leading(r.theta[-1]) == (1,) and s.parents(r.theta[-1]) == (1,)

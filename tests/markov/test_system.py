@@ -26,6 +26,13 @@ def test_staged_schedule_runs_the_three_stages_in_order(staged):
     assert band[0, 0] > 6 and band[1, 0] > 6                  # heads 0, 1 copy offsets 1, 2
     assert np.all(band[2] == r.system.initial()[6:9])          # head 2 is not selected: unchanged
     assert [seg[1] for seg in r.stats["segments"]] == [2000.0, 5e8, 5000.0]
+    # the copier event, recomputed independently: the mean over the selected heads 0, 1 of
+    # (σ − σ0)/(1 − σ0) on their own offset is ½ there (σ0 = e³/(e³ + 2e^0.1))
+    sigma = lambda row: np.exp(row[0]) / np.exp(row).sum()
+    s0 = np.exp(3.0) / (np.exp(3.0) + 2 * np.exp(0.1))
+    b = r.system.layout.unpack(r.theta_at(e["copier"]))[0]
+    assert abs(np.mean([(sigma(b[h]) - s0) / (1 - s0) for h in (0, 1)]) - 0.5) < 1e-6
+    assert abs(r.theta_at(e["classifier"])[-1] - 1.0) < 1e-6
 
 
 def test_save_load_and_plot(staged, tmp_path):
@@ -61,3 +68,17 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) <= 3 and "error" in err[-1]
+
+
+def test_mi_command_prints_every_candidate_and_the_argmax(capsys):
+    assert main(["mi", "--S", "3", "--n", "2", "--alpha", "0.3", "--kernels", "50"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 + 6 and out[1].strip().startswith("R = {1}:") and out[1].endswith("argmax")
+
+
+@pytest.mark.parametrize("argv", [["--S", "1"], ["--alpha", "-1"], ["--K", "1"], ["--D", "4"], ["--kernels", "1"]])
+def test_mi_command_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["mi"] + argv)
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

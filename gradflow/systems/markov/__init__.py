@@ -65,6 +65,7 @@ class MarkovSystem(System):
                   Size("schedule", "joint", 0, "joint (all parameters) or staged (c, then band, then a)",
                        SCHEDULES))
     param_word = "parameter"
+    commands = {"mi": "gradflow.systems.markov.cli:mi_command"}
     check_sizes = {"L": 10, "count": 12}
     order_level = 0.5
     stop_key, primary_key = "stages_done", "stages_done"
@@ -119,6 +120,12 @@ class MarkovSystem(System):
         """The solved flow against GD on the full-tensor reference (see :mod:`.check`)."""
         from .check import check
         return check(self, eta=eta, t_end=t_end, n_times=n_times, refinements=refinements, progress=progress)
+
+    def train(self, eta: float, steps: int, every: int, progress: bool = True):
+        """Full-batch GD on the full-tensor reference over the frozen sample, all parameters at
+        step ``eta`` (the authors' joint schedule); records every ``every`` steps."""
+        from .train import train
+        return train(self, eta, steps, every, progress)
 
     def work(self) -> float:
         """Query–key pairs × subsets of one evaluation (estimated before the population exists)."""
@@ -185,6 +192,12 @@ class MarkovSystem(System):
 
     def _classifier(self, theta) -> float:
         return float(theta[-1] - 1.0)
+
+    def final_report(self, theta) -> str:
+        R = self.leading(theta)
+        share = float(np.max(self.layout.shares(theta)))
+        return (f"selected parent set {{{', '.join(map(str, self.parents(theta)))}}} (offsets; components "
+                f"{{{', '.join(map(str, R))}}} hold {share:.1%} of the selector's weight), a = {theta[-1]:.4g}")
 
     def plot_series(self, theta) -> list:
         return [("leading share c_R^2/sum c^2", np.array([np.max(self.layout.shares(th)) for th in theta])),

@@ -11,6 +11,8 @@ full-tensor reference (:mod:`.reference`) on the same sequences up to rounding.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -22,44 +24,51 @@ from .reference import NORM_EPS, check_loss
 LOSS_CODES = {"ce_softmax": 0, "nll": 1}
 
 
+@lru_cache(maxsize=None)
+def _pattern_structure(S: int, H: int):
+    """Per pattern id: its admissible count m (P,) and the one-hot of its tokens T (P, H, S)."""
+    pats = pattern_tokens(S, H)
+    m = np.array([mm for mm, _ in pats])
+    T = np.zeros((len(pats), H, S))
+    for i, (mm, toks) in enumerate(pats):
+        for j, t in enumerate(toks):
+            T[i, j, t] = 1.0
+    return m, T
+
+
+def _band_softmaxes(band_h: np.ndarray) -> np.ndarray:
+    """(H + 1, H): row m is softmax(band_h[:m]) padded with 0 (row 0: all 0)."""
+    H = band_h.shape[0]
+    out = np.zeros((H + 1, H))
+    for m in range(1, H + 1):
+        e = np.exp(band_h[:m] - band_h[:m].max())
+        out[m, :m] = e / e.sum()
+    return out
+
+
 def pattern_features(band: np.ndarray, S: int):
     """(U (H, P, S), cache) — u_h of every pattern for the band's logits."""
     H = band.shape[0]
-    pats = pattern_tokens(S, H)
-    U = np.zeros((H, len(pats), S))
-    V = np.zeros_like(U)
-    sig = []
-    for h in range(H):
-        sig_h = []
-        for i, (m, toks) in enumerate(pats):
-            if m == 0:
-                sig_h.append(None)
-                continue
-            e = np.exp(band[h, :m] - band[h, :m].max())
-            s = e / e.sum()
-            sig_h.append(s)
-            for j, t in enumerate(toks):
-                V[h, i, t] += s[j]
-        sig.append(sig_h)
+    m, T = _pattern_structure(S, H)
+    sig = np.array([_band_softmaxes(band[h]) for h in range(H)])          # (H, H + 1, H)
+    V = np.einsum("hpj,pjs->hps", sig[:, m, :], T)
     nrm = np.linalg.norm(V, axis=-1, keepdims=True)
     U = V / (nrm + NORM_EPS)
-    return U, (pats, sig, V, nrm)
+    return U, (m, T, sig, V, nrm)
 
 
 def features_backward(g_U: np.ndarray, cache, H: int) -> np.ndarray:
     """∂/∂band from ∂/∂U (the chain through the norm and the softmax)."""
-    pats, sig, V, nrm = cache
+    m, T, sig, V, nrm = cache
     d = nrm + NORM_EPS
     safe = np.where(nrm > 0, nrm, 1.0)
     g_V = g_U / d - np.sum(g_U * V, axis=-1, keepdims=True) * V / (safe * d ** 2) * (nrm > 0)
+    g_sig_p = np.einsum("hps,pjs->hpj", g_V, T)                             # (H, P, H)
     g_band = np.zeros((H, H))
-    for h in range(H):
-        for i, (m, toks) in enumerate(pats):
-            if m == 0:
-                continue
-            s = sig[h][i]
-            g_s = np.array([g_V[h, i, t] for t in toks])
-            g_band[h, :m] += s * (g_s - np.dot(s, g_s))
+    for mm in range(1, H + 1):
+        g_sig = g_sig_p[:, m == mm, :mm].sum(axis=1)                        # (H, mm)
+        s = sig[:, mm, :mm]
+        g_band[:, :mm] += s * (g_sig - np.sum(s * g_sig, axis=1, keepdims=True))
     return g_band
 
 

@@ -1,0 +1,53 @@
+"""The README's markov numbers are rendered from the benchmark JSON, and a few of them re-solved."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import gradflow as gf
+from gradflow.systems.markov import MarkovSystem
+from gradflow.systems.markov.stage1 import predicted_time
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDY = ROOT / "benchmarks" / "results" / "markov" / "study.json"
+
+
+def test_markov_block_matches_the_benchmark_json():
+    sys.path.insert(0, str(ROOT / "benchmarks" / "markov"))
+    try:
+        import readme_markov
+    finally:
+        sys.path.pop(0)
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index(readme_markov.START):readme.index(readme_markov.END) + len(readme_markov.END)]
+    assert block == readme_markov.render(), "run python benchmarks/markov/readme_markov.py --write"
+
+
+def test_a_selection_row_is_reproduced():
+    """Re-solve one row of the committed selection table (S = 3, n = 2, α = 0.3, ce_softmax): the
+    selected set, T_I of the flow and of the law to the printed 4 digits (1e-3 relative)."""
+    d = json.loads(STUDY.read_text())
+    row = next(r for r in d["selection"]["rows"] if (r["S"], r["n"], r["alpha"]) == (3, 2, 0.3))
+    st = d["selection"]["settings"]
+    s = MarkovSystem(S=3, n=2, alpha=0.3, L=st["L"], count=st["count"], seed=st["seed"])
+    law = predicted_time(s.initial(), s)
+    r = gf.solve(system=s, params=s.layout.c_names, t_max=2 * row["ce_softmax"]["T_flow"])
+    assert list(s.leading(r.theta[-1])) == row["ce_softmax"]["flow_selected"]
+    assert np.isclose(r.emergence["selector"], row["ce_softmax"]["T_flow"], rtol=1e-3)
+    assert np.isclose(law["t"], row["ce_softmax"]["T_law"], rtol=1e-6)
+
+
+def test_markov_usage_example_runs(tmp_path, monkeypatch):
+    """The README's second python block runs and its comments hold."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", readme, re.S)[1]
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert ns["m"].order == ("selector", "classifier", "copier") and ns["parents"] == (1, 2)
+    assert ns["st"].order == ("selector", "copier", "classifier") and len(ns["st"].stats["segments"]) == 3
+    assert ns["inf"].system.leading(ns["inf"].theta[-1]) == (1, 2)
+    assert ns["law"]["winner"] == (1, 2) and abs(ns["law"]["t"] - ns["st"].emergence["selector"]) < 0.01 * ns["law"]["t"]
