@@ -1,6 +1,13 @@
-"""Shared fixtures: the SymPy derivation runs once per test session."""
+"""Shared fixtures: the SymPy derivation runs once per test session (per xdist worker)."""
+
+import os
 
 import pytest
+
+# Under pytest-xdist (-n 2) the workers already use both cores: one kernel thread each, so that no
+# two thread pools compete (a test that sets its own thread count still does).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("GRADFLOW_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

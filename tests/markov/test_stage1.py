@@ -59,9 +59,9 @@ def test_replicator_law_predicts_the_stage_one_time():
 def test_a_smaller_set_beats_its_superset_and_the_flow_selects_it():
     """Bigram data (one parent, offset 1): Ĩ({1}) > Ĩ({1, 2}) — the extra offset only dilutes
     μ(z)² — and the stage-I flow on L → ∞ selects {1}, not the larger set."""
-    s = MarkovSystem(n=2, alpha=0.3, population="stationary", count=3)
-    kernels = s.task.kernels(3, np.random.default_rng(0))
+    s = MarkovSystem(n=2, alpha=0.3, population="stationary", count=2)
+    kernels = s.task.kernels(2, np.random.default_rng(0))
     mi = {R: np.mean([mi_of_law(window_law(pi, 3, 2, 3), R) for pi in kernels]) for R in [(1,), (1, 2)]}
-    assert mi[(1,)] > 1.3 * mi[(1, 2)]      # measured 0.2235 vs 0.1501
-    r = gf.solve(system=s, params=s.layout.c_names, t_max=1.5)
-    assert r.emergence["selector"] < 1.5 and s.leading(r.theta[-1]) == (1,) and s.parents(r.theta[-1]) == (1,)
+    assert mi[(1,)] > 1.3 * mi[(1, 2)]      # measured 0.2223 vs 0.1290
+    r = gf.solve(system=s, params=s.layout.c_names, t_max=1.0)
+    assert r.emergence["selector"] < 1.0 and s.leading(r.theta[-1]) == (1,) and s.parents(r.theta[-1]) == (1,)

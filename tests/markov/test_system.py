@@ -11,7 +11,7 @@ from gradflow.systems.markov import MarkovSystem
 
 @pytest.fixture(scope="module")
 def staged():
-    return gf.solve(system="markov", schedule="staged", count=300, L=40)
+    return gf.solve(system="markov", schedule="staged", count=150, L=30)
 
 
 def test_staged_schedule_runs_the_three_stages_in_order(staged):
