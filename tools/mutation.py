@@ -1,4 +1,5 @@
-"""Plant one bug at a time in a copy of the repository and run the test suite against it.
+"""Plant one bug at a time in a copy of the repository (its committed HEAD) and run the test suite
+against it.
 
 Each mutation changes one critical formula (masks, normalisers, metric, thresholds, constants,
 adjoints); the suite must fail on every one. Prints a caught / not-caught table and writes
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,12 +143,9 @@ MUTATIONS = [
 
 
 def copy_tree(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dest / f)
+    """The committed tree (HEAD), so that edits made while the script runs cannot leak into it."""
+    archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
 
 
 def run_one(m, timeout: float) -> dict:

@@ -98,3 +98,24 @@ def test_populations_refuse_bad_tokens():
         P.frozen_sample(np.array([[0, 3, 1]]), 3, 3)
     with pytest.raises(ValueError, match="H"):
         evaluate(LAYOUT.initial(), LAYOUT, P.frozen_sample(_sample(), 3, 2))
+
+
+def test_reference_gd_schedules_move_only_their_groups_and_follow_the_reduced_gd():
+    """The authors' staged schedule (scaled down): each phase moves only its group; the reference's
+    GD equals GD on the reduced loss on the same sequences (1e-12), so a reduced run is their run."""
+    x = _sample(L=12, B=6)
+    phases = (("c", 0.01, 3), ("band", 10.0, 3), ("a", 0.01, 3))
+    ends, seen = ref.gradient_descent(LAYOUT, LAYOUT.initial(), x, 3, phases=phases, record=(3, 6))
+    c, band, a = LAYOUT.c_slice, slice(0, 9), slice(16, 17)
+    th0 = LAYOUT.initial()
+    assert np.all(ends[0][band] == th0[band]) and np.all(ends[0][a] == th0[a]) and np.any(ends[0][c] != th0[c])
+    assert np.all(ends[1][c] == ends[0][c]) and np.any(ends[1][band] != ends[0][band])
+    assert np.all(ends[2][:16] == ends[1][:16]) and ends[2][16] != ends[1][16]
+    assert set(seen) == {3, 6} and np.array_equal(seen[6], ends[1])
+    pop = P.frozen_sample(x, 3, 3)
+    theta = LAYOUT.initial()
+    for groups, lr, epochs in phases:
+        idx = {"c": np.arange(9, 16), "band": np.arange(9), "a": np.array([16])}[groups]
+        for _ in range(epochs):
+            theta[idx] -= lr * evaluate(theta, LAYOUT, pop)[1][idx]
+    assert np.max(np.abs(theta - ends[2])) < 1e-12

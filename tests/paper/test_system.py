@@ -137,3 +137,19 @@ def test_cli_solves_the_paper_by_default(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["solve", "--query", "first"])
     assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_uniform_law_row_is_reproduced():
+    """Re-solve the N = 64 row of benchmarks/results/paper/uniform_law.json (three-parameter head,
+    uniform query) to the printed 4 digits (1e-6 relative)."""
+    import json
+    from pathlib import Path
+    rows = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "paper"
+                       / "uniform_law.json").read_text())["runs"]
+    row = next(x for x in rows if x["N"] == 64)
+    r = gf.solve(64, query="uniform", params=("alpha3", "beta2", "gamma3"))
+    assert list(r.order) == row["order"]
+    for key, (p, lev) in {"beta2(0.5)": ("beta2", "0.5"), "alpha3(0.5)": ("alpha3", "0.5"),
+                          "gamma3(0.5)": ("gamma3", "0.5")}.items():
+        assert r.emergence["t_p"][p][lev] == pytest.approx(row["T"][key], rel=1e-6)
+    assert r.emergence["T_loss"] == pytest.approx(row["T"]["T_loss"], rel=1e-6)

@@ -51,9 +51,6 @@ class PaperSystem(System):
     def __init__(self, N: int = 64, query: str = "last", D: int | None = None):
         from .reference import check_D
         sizes = self.validate_sizes({"N": N, "query": query, "D": D})
-        if sizes["query"] == "uniform" and sizes["N"] > reduced.UNIFORM_N_MAX:
-            raise ValueError(f"N must be at most {reduced.UNIFORM_N_MAX} with query='uniform' "
-                             f"(O(N²) per evaluation), got {sizes['N']}")
         self.N, self.query = sizes["N"], sizes["query"]
         self.D = check_D(self.N, sizes["D"])
         self.task = {"N": self.N, "query": self.query, "D": self.D}

@@ -37,8 +37,10 @@ NAMES = ("alpha1", "alpha2", "alpha3",
          "gamma1", "gamma2", "gamma3", "gamma4")
 QUERIES = ("last", "uniform")
 COMPLEX_STEP = 1e-40
-#: largest N for the uniform query's O(N²) evaluation
+#: largest N for the uniform query's O(N²) evaluation (the head alone is O(N): no limit)
 UNIFORM_N_MAX = 4096
+HEAD_INDEX = np.array([NAMES.index(n) for n in ("alpha3", "beta2", "gamma3")])
+OTHERS = np.setdiff1d(np.arange(19), HEAD_INDEX)
 
 
 @njit(cache=True, nogil=True)
@@ -105,13 +107,66 @@ def _mean_loss(rows, N, queries):
     return out
 
 
+@njit(cache=True, nogil=True)
+def _add_term(x, M, s1, s2):
+    """Streaming Σ e^{x} and Σ e^{2x} held as e^{M}·s1 and e^{2M}·s2 (M the largest Re x so far)."""
+    if x.real > M:
+        f = np.exp(M - x.real)
+        s1 = s1 * f
+        s2 = s2 * f * f
+        M = x.real
+    e = np.exp(x - M)
+    return M, s1 + e, s2 + e * e
+
+
+@njit(cache=True, nogil=True)
+def _uniform3_loss(rows, N):
+    """The uniform query's loss when only α3, β2, γ3 are nonzero, in O(N) for all N queries
+    (derivations/paper/README.md §6). For query q (0-based) the scores are β2 c_j on items j > q,
+    β2 a_q on y_q, β2 b_j on labels j > q and 0 on the other 2q + 1 keys, and the read-out keeps
+    γ3 only: loss_q = ½(γ3² Σ_k A_k² − 2γ3 A(y_q) + 1). The sums over j > q are streaming suffix
+    sums with their own shift; each query shifts by its largest real score: stable for any θ."""
+    m = rows.shape[0]
+    out = np.zeros(m, dtype=rows.dtype)
+    for r in range(m):
+        al3, b2, g3 = rows[r, 2], rows[r, 4], rows[r, 17]
+        m3 = max(al3.real, 0.0)
+        e3, e0 = np.exp(al3 - m3), np.exp(-m3)
+        zero = rows[r, 0] * 0.0
+        M, s1, s2 = -np.inf, zero, zero                 # suffix over keys j > q
+        total = zero
+        for q in range(N - 1, -1, -1):
+            den = e3 + 2 * q * e0
+            xq = b2 * (e3 / den)
+            T = max(0.0, xq.real, M)
+            n0 = 2 * q + 1
+            ey = np.exp(xq - T)
+            fs = np.exp(M - T) if M > -np.inf else 0.0
+            Z = n0 * np.exp(-T) + ey + s1 * fs
+            sq = (n0 * np.exp(-2 * T) + ey * ey + s2 * fs * fs) / (Z * Z)
+            total += 0.5 * (g3 * g3 * sq - 2.0 * g3 * ey / Z + 1.0)
+            # keys of index q join the suffix for the queries before it: y_q (b_q), x_q (c_q)
+            M, s1, s2 = _add_term(b2 * (e0 / den), M, s1, s2)
+            M, s1, s2 = _add_term(b2 / (2.0 * q) if q >= 1 else zero, M, s1, s2)
+        out[r] = total / N
+    return out
+
+
 def _queries(N: int, query: str) -> np.ndarray:
     return np.array([N]) if query == "last" else np.arange(1, N + 1)
 
 
 def loss_any(rows, N: int, query: str):
-    """𝓛 at each row of ``rows`` (m × 19; no validation): complex128, shape (m,)."""
+    """𝓛 at each row of ``rows`` (m × 19; no validation): complex128, shape (m,). The uniform query
+    with only α3, β2, γ3 nonzero takes the O(N) path; otherwise it is O(N²) and refused above
+    :data:`UNIFORM_N_MAX`."""
     rows = np.ascontiguousarray(np.atleast_2d(rows), dtype=np.complex128)
+    if query == "uniform" and not np.any(rows[:, OTHERS]):
+        with _compile.first_call("the paper uniform-query kernel"):
+            return _uniform3_loss(rows, int(N))
+    if query == "uniform" and N > UNIFORM_N_MAX:
+        raise ValueError(f"N must be at most {UNIFORM_N_MAX} with query='uniform' when parameters other than "
+                         f"alpha3, beta2, gamma3 are nonzero (O(N²) per evaluation), got {N}")
     with _compile.first_call("the paper loss kernel"):
         return _mean_loss(rows, int(N), _queries(N, query))
 
@@ -121,16 +176,14 @@ def loss(theta, N: int, query: str = "last") -> float:
     return float(loss_any(check_vector("theta", theta, 19), N, query)[0].real)
 
 
-HEAD_INDEX = np.array([NAMES.index(n) for n in ("alpha3", "beta2", "gamma3")])
-OTHERS = np.setdiff1d(np.arange(19), HEAD_INDEX)
 
 
 def loss_and_grad(theta, N: int, query: str = "last", free=None):
     """(𝓛, ∇_θ𝓛). ``free``: the indices whose entries are wanted (the others are returned as 0).
 
     Query last with only α3, β2, γ3 wanted and the other 16 at zero: the generated closed form
-    (O(1)). Otherwise the complex step on the O(N) (last) or O(N²) (uniform) evaluation, one
-    evaluation per wanted entry: exact to rounding."""
+    (O(1)). Otherwise the complex step on the O(N) (last; uniform with only the head nonzero) or
+    O(N²) (uniform) evaluation, one evaluation per wanted entry: exact to rounding."""
     theta = check_vector("theta", theta, 19)
     idx = np.arange(19) if free is None else np.asarray(free)
     grad = np.zeros(19)

@@ -1,0 +1,71 @@
+"""The uniform query's law (derivations/paper/README.md §6): the three-parameter head (α3, β2, γ3)
+with the query index uniform over 1 … N, solved to N = 65536 on the O(N) kernel.
+
+Leading order: T_γ = 2 ln 2 · N as for the last query, and T_β, T_α, T_loss = C · N² / ln N with the
+last query's constants C (1.9197, 3.4225, τ* = 5.0133 at threshold 0.5), approached with relative
+corrections O(1/ln N). For each N the script records T ln N / N² and the offset d with
+T = C N² / (ln N + d).
+
+``python benchmarks/paper/uniform_law.py`` writes benchmarks/results/paper/uniform_law.json and .md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import gradflow as gf
+
+OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "paper"
+NS = (16, 64, 256, 1024, 4096, 16384, 65536)
+HEAD = ("alpha3", "beta2", "gamma3")
+ERF = math.erf
+TAU_STAR = 4 * math.sqrt(math.pi / 2)
+CONSTANTS = {"beta2(0.5)": TAU_STAR * ERF(1 / (2 * math.sqrt(2))), "alpha3(0.5)": TAU_STAR * ERF(1 / math.sqrt(2)),
+             "T_loss": TAU_STAR}
+
+
+def run(N: int) -> dict:
+    start = time.perf_counter()
+    r = gf.solve(N, query="uniform", params=HEAD)
+    e = r.emergence
+    times = {"gamma3(0.5)": e["t_p"]["gamma3"]["0.5"], "beta2(0.5)": e["t_p"]["beta2"]["0.5"],
+             "alpha3(0.5)": e["t_p"]["alpha3"]["0.5"], "T_loss": e["T_loss"]}
+    lnN = math.log(N)
+    scaled = {k: times[k] * lnN / N ** 2 for k in CONSTANTS}
+    return {"N": N, "status": r.status, "order": list(r.order), "T": times,
+            "gamma_over_N": times["gamma3(0.5)"] / N, "scaled": scaled,
+            "offset_d": {k: lnN * (CONSTANTS[k] / scaled[k] - 1) for k in CONSTANTS},
+            "nfev": r.stats["nfev"], "seconds": time.perf_counter() - start}
+
+
+def table(d: dict) -> str:
+    lines = ["| N | order | T_γ/N | T_β ln N/N² | T_α ln N/N² | T_loss ln N/N² | d_β | d_α | d_loss |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for x in d["runs"]:
+        s, o = x["scaled"], x["offset_d"]
+        lines.append(f"| {x['N']} | {' → '.join(n[0] if n[0] != 'g' else 'γ' for n in x['order']).replace('a', 'α').replace('b', 'β')} | "
+                     f"{x['gamma_over_N']:.4f} | {s['beta2(0.5)']:.4f} | {s['alpha3(0.5)']:.4f} | {s['T_loss']:.4f} | "
+                     f"{o['beta2(0.5)']:.3f} | {o['alpha3(0.5)']:.3f} | {o['T_loss']:.3f} |")
+    c = d["constants"]
+    lines.append(f"| leading order | γ → β → α | 2 ln 2 = {2 * math.log(2):.4f} | {c['beta2(0.5)']:.4f} | "
+                 f"{c['alpha3(0.5)']:.4f} | {c['T_loss']:.4f} | | | |")
+    return "\n".join(lines)
+
+
+def main():
+    runs = []
+    for N in NS:
+        runs.append(run(N))
+        print(f"N = {N}: {runs[-1]['scaled']}  ({runs[-1]['seconds']:.1f} s)", file=sys.stderr, flush=True)
+    d = {"constants": CONSTANTS, "runs": runs, "seconds": sum(x["seconds"] for x in runs)}
+    (OUT / "uniform_law.json").write_text(json.dumps(d, indent=1) + "\n")
+    (OUT / "uniform_law.md").write_text("# uniform query, three-parameter head\n\n" + table(d) + "\n")
+    print(table(d))
+
+
+if __name__ == "__main__":
+    main()
