@@ -29,6 +29,10 @@ DEFAULT_METHOD = "LSODA"
 STALL_STEPS = 1000
 #: seconds between progress lines
 PROGRESS_EVERY = 1.0
+#: a loss at a right-hand side above the lowest one so far by more than this (relative, absolute)
+#: ends the solve as "failed": the flow never increases 𝓛, so a rise this large means the gradient
+#: and the loss disagree (a stage point overshoots by the local error, orders of magnitude less)
+RISE_REL, RISE_ABS = 1e-4, 1e-10
 #: ‖∇𝓛(θ0)‖∞ at or below this means θ0 is a stationary point: the flow does not move.
 STATIONARY_TOL = 1e-14
 
@@ -164,6 +168,7 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
         t_stop = t_max
         status, message = "failed", ""
         last_report = start
+        lowest = fl.last_loss
         while True:
             try:
                 msg = solver.step()
@@ -181,6 +186,12 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
             # a loss criterion is tested with 𝓛 at the latest right-hand side, a point inside this
             # step (𝓛 never increases along the flow); exact losses are evaluated only where needed
             recent = fl.last_loss
+            lowest = min(lowest, recent)
+            if recent > lowest + RISE_REL * abs(lowest) + RISE_ABS:
+                status, message = "failed", (f"the loss rose from {lowest:.10g} to {recent:.10g} by t = {solver.t:.6g}: "
+                                             "a gradient flow never increases it, so the gradient does not match "
+                                             "the loss (or the integrator has lost accuracy)")
+                break
             if progress and time.perf_counter() - last_report >= PROGRESS_EVERY:
                 last_report = time.perf_counter()
                 _report(f"t = {solver.t:.4g}  loss = {recent:.5f}  steps = {len(ts) - 1}  "

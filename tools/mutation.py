@@ -5,7 +5,8 @@ Each mutation changes one critical formula (masks, normalisers, metric, threshol
 adjoints); the suite must fail on every one. Prints a caught / not-caught table and writes
 ``benchmarks/results/mutation.json`` and ``.md`` (the README's "What is checked" shows it).
 
-Run: ``python tools/mutation.py [--only SUBSTRING] [--timeout SECONDS]``.
+Run: ``python tools/mutation.py [--only SUBSTRING] [--timeout SECONDS]`` (``--only`` re-runs the
+matching mutations and updates their rows in the stored table).
 """
 
 from __future__ import annotations
@@ -203,10 +204,17 @@ def main(argv=None):
             r = rows[-1]
             print(f"{'caught' if r['caught'] else 'NOT CAUGHT':10s} {r['seconds']:6.1f} s  {r['bug']}  ({r['by']})",
                   flush=True)
+    stored = args.out / "mutation.json"
+    if args.only and stored.exists():         # re-run of some mutations: update their rows only
+        fresh = {r["bug"]: r for r in rows}
+        order = [m[4] for m in MUTATIONS]
+        old = {r["bug"]: r for r in json.loads(stored.read_text()) if r["bug"] in order}
+        old.update(fresh)
+        rows = [old[b] for b in order if b in old]
     print(markdown(rows))
-    if not args.only:
+    if not args.only or stored.exists():
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "mutation.json").write_text(json.dumps(rows, indent=1))
+        stored.write_text(json.dumps(rows, indent=1))
         (args.out / "mutation.md").write_text(markdown(rows))
     return 0 if all(r["caught"] for r in rows) else 1
 

@@ -31,15 +31,21 @@ def selection_table(d: dict) -> str:
 
 
 def authors_table(d: dict, rec: dict) -> str:
-    j = d["joint"]
-    lines = ["| epoch = t | a (authors, GD lr 1) | a (flow) | train loss (authors) | loss (flow) |",
-             "|---|---|---|---|---|"]
+    j, g = d["joint"], d.get("gd")
+    extra = " a (our GD, lr 1) |" if g else ""
+    extra_l = " loss (our GD) |" if g else ""
+    lines = [f"| epoch = t | a (authors, GD lr 1) |{extra} a (flow) | train loss (authors) |{extra_l} loss (flow) |",
+             "|---|---|---|---|---|" + ("---|---|" if g else "")]
     for e in rec["epochs"]:
         e = str(e)
-        lines.append(f"| {e} | {rec['a'][e]:.3f} | {j['a'][e]:.3f} | {rec['train_loss'][e]:.4f} | {j['loss'][e]:.4f} |")
-    lines += ["", "| t | share of c² on {1, 2} (authors) | (flow) |", "|---|---|---|"]
+        ga = f" {g['a'][e]:.3f} |" if g else ""
+        gl = f" {g['loss'][e]:.4f} |" if g else ""
+        lines.append(f"| {e} | {rec['a'][e]:.3f} |{ga} {j['a'][e]:.3f} | {rec['train_loss'][e]:.4f} |{gl} {j['loss'][e]:.4f} |")
+    lines += ["", f"| t | share of c² on {{1, 2}} (authors) |{' (our GD) |' if g else ''} (flow) |",
+              "|---|---|---|" + ("---|" if g else "")]
     for e in rec["share_true_parents"]:
-        lines.append(f"| {e} | {rec['share_true_parents'][e]:.4f} | {j['share_true_parents'][e]:.4f} |")
+        gs = f" {g['share_true_parents'][e]:.4f} |" if g else ""
+        lines.append(f"| {e} | {rec['share_true_parents'][e]:.4f} |{gs} {j['share_true_parents'][e]:.4f} |")
     return "\n".join(lines)
 
 

@@ -135,3 +135,16 @@ def test_a_schedule_runs_its_segments_from_the_systems_initial_point():
     ty = 1.0 - np.log((2.0 - 0.5) / (2.0 - 0.1)) / 1.0
     assert abs(r.emergence["t_p"]["x"]["0.5"] - tx) < 1e-7 and abs(r.emergence["t_p"]["y"]["0.5"] - ty) < 1e-7
     assert r.order[:2] == ("x", "y")
+
+
+def test_a_gradient_that_disagrees_with_the_loss_fails_fast():
+    """A gradient flow never increases 𝓛: a system whose gradient has the wrong sign (the flow
+    climbs) ends as "failed" within a few steps, naming the rise, instead of running on."""
+    class Climbing(Quadratic):
+        name = "climbing"
+
+        def loss_and_grad(self, theta, free=None):
+            value, g = super().loss_and_grad(theta, free)
+            return value, -g
+    r = gf.solve(system=Climbing(), t_max=50.0)
+    assert r.status == "failed" and "the loss rose" in r.message and r.stats["n_steps"] < 50
