@@ -24,6 +24,8 @@ cancellation error. The softmax is shifted by the largest real score (stable for
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -178,6 +180,16 @@ def loss(theta, N: int, query: str = "last") -> float:
 
 
 
+_ALL = np.arange(19)
+
+
+@lru_cache(maxsize=64)
+def _head_only(idx_bytes: bytes) -> bool:
+    """Whether the wanted indices (as bytes of an int64 array) all lie in the head (cached: the
+    solver asks with the same indices at every right-hand side)."""
+    return bool(np.all(np.isin(np.frombuffer(idx_bytes, dtype=np.int64), HEAD_INDEX)))
+
+
 def loss_and_grad(theta, N: int, query: str = "last", free=None):
     """(𝓛, ∇_θ𝓛). ``free``: the indices whose entries are wanted (the others are returned as 0).
 
@@ -185,9 +197,9 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
     (O(1)). Otherwise the complex step on the O(N) (last; uniform with only the head nonzero) or
     O(N²) (uniform) evaluation, one evaluation per wanted entry: exact to rounding."""
     theta = check_vector("theta", theta, 19)
-    idx = np.arange(19) if free is None else np.asarray(free)
+    idx = _ALL if free is None else np.asarray(free)
     grad = np.zeros(19)
-    if query == "last" and np.all(np.isin(idx, HEAD_INDEX)) and not np.any(theta[OTHERS]):
+    if query == "last" and _head_only(idx.tobytes()) and not theta[OTHERS].any():
         from . import _kernels
         val, jac = np.zeros(1), np.zeros((1, 3))
         _kernels.last3_jac(np.ascontiguousarray(theta[HEAD_INDEX]), float(N), val, jac)
@@ -196,7 +208,8 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
         keep[idx] = True
         return float(val[0]), np.where(keep, grad, 0.0)
     # one compiled call: row r is θ + i·h·e_{idx[r]}
-    rows = np.tile(theta.astype(complex), (len(idx), 1))
+    rows = np.empty((len(idx), 19), dtype=np.complex128)
+    rows[:] = theta
     rows[np.arange(len(idx)), idx] += 1j * COMPLEX_STEP
     values = loss_any(rows, N, query)
     grad[idx] = values.imag / COMPLEX_STEP
