@@ -47,6 +47,8 @@ def render(results: Path = RESULTS) -> str:
     sel = d["selection"]["settings"]
     j, lim, sp = d["joint"], d["limits"], d["speed"]
     lt = j["late"]
+    from gradflow.systems.markov.params import C_INIT, Layout
+    z0 = Layout(3, 2).n_c * C_INIT ** 2
     from gradflow.systems.markov.params import W_MINUS, W_PLUS
     sigma0 = np.exp(W_PLUS) / (np.exp(W_PLUS) + 2 * np.exp(W_MINUS))
     n2 = sum(r["n"] == 2 for r in rows)
@@ -97,7 +99,10 @@ def render(results: Path = RESULTS) -> str:
            f"the two fitnesses agree to {abs(lt['10000']['fitness']['1'] - lt['10000']['fitness']['12']) / lt['10000']['fitness']['12']:.1e} "
            "relative: a mixed rest point of the replicator, not a single selected set. The authors' float32 run cannot show "
            f"this: its losing coefficients had underflowed (|c| ≤ {rec['max_abs_losing_c_from_1000']:.1e} in their record from "
-           "epoch 1000 on) and stay 0.",
+           "epoch 1000 on) and stay 0"
+           + (f"; nor does our float64 GD at lr 1 within 10⁴ epochs: its share of {{1}} is {d['gd']['shares_end']['1']:.1e} "
+              f"at the end, while the flow's never fell below {lt['min_abs_c_1'] ** 2 / z0:.1e} (Z = Σc² = {z0:g} is "
+              "conserved by the flow)." if "gd" in d else "."),
            f"* **a against ln t:** slope {j['a_slope_ln_t_100_10000']:.3f} per unit of ln t over t ∈ [10², 10⁴]; per "
            f"decade {', '.join(f'{k}: {v:.3f}' for k, v in dec.items())} — growing like ln t with a slowly falling "
            "slope, not a clean multiple of ln t.",
