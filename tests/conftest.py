@@ -8,6 +8,8 @@ import pytest
 # two thread pools compete (a test that sets its own thread count still does).
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("GRADFLOW_THREADS", "1")
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):   # NumPy's BLAS too
+        os.environ.setdefault(_var, "1")
 
 
 @pytest.fixture(scope="session")
