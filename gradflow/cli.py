@@ -72,7 +72,6 @@ def _params(text):
 
 
 def _cmd_solve(args, cls):
-    import numpy as np
     from .result import check_output_path
     from .solver import solve
     sys_ = _make_system(args, cls)

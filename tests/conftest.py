@@ -1,8 +1,12 @@
 """Shared fixtures: the SymPy derivation runs once per test session (per xdist worker)."""
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))      # shared helpers: tests/readme_block.py
 
 # Under pytest-xdist (-n 2) the workers already use both cores: one kernel thread each, so that no
 # two thread pools compete (a test that sets its own thread count still does).

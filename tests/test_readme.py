@@ -10,15 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_results_block_matches_the_benchmark_json():
-    import sys
-    sys.path.insert(0, str(ROOT / "benchmarks" / "tokens"))
-    try:
-        import readme_results
-    finally:
-        sys.path.pop(0)
-    readme = (ROOT / "README.md").read_text()
-    block = readme[readme.index(readme_results.START):readme.index(readme_results.END) + len(readme_results.END)]
-    assert block == readme_results.render(), "run python benchmarks/readme_results.py --write"
+    from readme_block import assert_system_block_rendered
+    assert_system_block_rendered("tokens")
 
 
 def test_usage_example_runs(tmp_path):
@@ -38,12 +31,7 @@ def test_usage_example_runs(tmp_path):
 
 
 def test_mutation_and_sweep_blocks_match_their_results():
-    import sys
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import readme_blocks
-    finally:
-        sys.path.pop(0)
+    from readme_block import readme_blocks
     readme = (ROOT / "README.md").read_text()
     for name in readme_blocks.BLOCKS:
         start, end = readme_blocks.markers(name)

@@ -1,7 +1,9 @@
-"""Render the README's mutation and sweep blocks from benchmarks/results/mutation.md and
-sweep_speed.md (written by tools/mutation.py and benchmarks/sweep_speed.py).
+"""Render every generated block of the README: the mutation and sweep blocks from
+benchmarks/results/mutation.md and sweep_speed.md, and each system's Results block from its
+renderer (benchmarks/<system>/readme_*.py, reading benchmarks/results/<system>/).
 
-``python tools/readme_blocks.py --write`` updates README.md; tests/test_readme.py fails when they differ.
+``python tools/readme_blocks.py --write`` updates README.md (without it, prints the blocks); the
+tests fail when a block differs from what its renderer produces.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BLOCKS = {"mutation": "mutation.md", "sweep": "sweep_speed.md"}
+#: each system's Results block: (folder, renderer module); the module has START, END and render()
+RENDERERS = {"paper": ("benchmarks/paper", "readme_paper"), "tokens": ("benchmarks/tokens", "readme_results"),
+             "markov": ("benchmarks/markov", "readme_markov")}
 
 
 def markers(name: str):
@@ -46,8 +51,24 @@ def cli(blocks, description: str, argv=None) -> None:
         print("\n\n".join(block for _, _, block in blocks))
 
 
+def renderer(system: str):
+    """The renderer module of ``system``'s Results block."""
+    import importlib
+    import sys
+    folder, module = RENDERERS[system]
+    sys.path.insert(0, str(ROOT / folder))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.pop(0)
+
+
 def main(argv=None):
-    cli([(*markers(n), render(n)) for n in BLOCKS], __doc__.splitlines()[0], argv)
+    blocks = [(*markers(n), render(n)) for n in BLOCKS]
+    for system in RENDERERS:
+        r = renderer(system)
+        blocks.append((r.START, r.END, r.render()))
+    cli(blocks, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Render the README's "markov" block from benchmarks/results/markov/study.json.
 
-``python benchmarks/markov/readme_markov.py --write`` replaces the text between
-``<!-- markov-results:start -->`` and ``<!-- markov-results:end -->`` in README.md; without
-``--write`` it prints the block. tests/markov/test_readme_markov.py fails when they disagree.
+``python tools/readme_blocks.py --write`` replaces the text between
+``<!-- markov-results:start -->`` and ``<!-- markov-results:end -->`` in README.md (with every other
+rendered block). tests/markov/test_readme_markov.py fails when they disagree.
 """
 
 from __future__ import annotations
@@ -122,19 +122,3 @@ def render(results: Path = RESULTS) -> str:
            "<details><summary>Selection, all 18 tasks</summary>", "", selection_table(d), "", "</details>", "",
            END]
     return "\n".join(out)
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    block = render()
-    if "--write" in argv:
-        path = ROOT / "README.md"
-        text = path.read_text()
-        path.write_text(text[:text.index(START)] + block + text[text.index(END) + len(END):])
-        print(f"wrote {path}")
-    else:
-        print(block)
-
-
-if __name__ == "__main__":
-    main()

@@ -22,8 +22,7 @@ import gradflow as gf
 from gradflow.systems.markov import MarkovSystem
 from gradflow.systems.markov import population as P
 from gradflow.systems.markov import reference as ref
-from gradflow.systems.markov.mi import candidate_sets, mi_samples
-from gradflow.systems.markov.reduced import evaluate
+from gradflow.systems.markov.mi import mi_samples
 from gradflow.systems.markov.stage1 import fitness, predicted_time
 from gradflow.systems.markov.task import MarkovTask
 
@@ -195,9 +194,7 @@ def speed() -> dict:
     ref.loss_and_grad(w, system.tokens, 3, 2)
     reference_s = time.perf_counter() - t0
     small = MarkovSystem(L=10, count=12)
-    t0 = time.perf_counter()
     report = small.check(eta=0.02, t_end=2.0, refinements=3)
-    check_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     r = gf.solve(system=small, t_max=2.0, rtol=1e-8, atol=1e-10)
     flow_s = time.perf_counter() - t0

@@ -1,8 +1,8 @@
 """Render the README's "paper: Theorem 2" block from benchmarks/results/paper/theorem2.json.
 
-``python benchmarks/paper/readme_paper.py --write`` replaces the text between
-``<!-- paper-results:start -->`` and ``<!-- paper-results:end -->`` in README.md; without ``--write``
-it prints the block. tests/paper/test_readme_paper.py fails when the README and the JSON disagree.
+``python tools/readme_blocks.py --write`` replaces the text between
+``<!-- paper-results:start -->`` and ``<!-- paper-results:end -->`` in README.md (with every other
+rendered block). tests/paper/test_readme_paper.py fails when the README and the JSON disagree.
 """
 
 from __future__ import annotations
@@ -83,16 +83,3 @@ def render(results: Path = RESULTS) -> str:
            "", table(d).strip(), "", "![Theorem 2: T(N) and local slopes](benchmarks/results/paper/theorem2.png)", "",
            uniform_table(results), "", END]
     return "\n".join(out)
-
-
-def main(argv=None):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from readme_blocks import cli
-    finally:
-        sys.path.pop(0)
-    cli([(START, END, render())], __doc__.splitlines()[0], argv)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,8 @@
 """Render the README's "Results" block from the JSON the benchmarks wrote.
 
-``python benchmarks/tokens/readme_results.py --write`` replaces the text between the markers
-``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md; without ``--write`` it
-prints the block. tests/test_readme.py fails when the README and the JSON disagree.
+``python tools/readme_blocks.py --write`` replaces the text between the markers
+``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md (with every other
+rendered block). tests/test_readme.py fails when the README and the JSON disagree.
 """
 
 from __future__ import annotations
@@ -140,16 +140,3 @@ def render(results: Path = RESULTS) -> str:
                 f"{json.loads(fh.read_text())['meta']['date']}):", "", markdown(json.loads(fh.read_text()))]
     out.append(END)
     return "\n".join(out)
-
-
-def main(argv=None):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from readme_blocks import cli
-    finally:
-        sys.path.pop(0)
-    cli([(START, END, render())], __doc__.splitlines()[0], argv)
-
-
-if __name__ == "__main__":
-    main()

@@ -26,7 +26,7 @@ from functools import cached_property
 import numpy as np
 
 from ..._validate import check_int
-from ...criteria import Crosses, LossBelow
+from ...criteria import Crosses
 from ...system import Size, System
 from . import population as pop_mod
 from .params import Layout

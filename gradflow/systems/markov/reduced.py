@@ -78,7 +78,6 @@ def _pairs(G, c2n, subsets, a, kstart, ktok, kpat, kw, qgroup, qpat, rho, loss_c
     """Loss of the population and (if ``want_grad``) its gradient: returns (loss, ∂/∂a) and adds
     ∂/∂G into ``g_G`` and ∂/∂(c_R²/Z) into ``g_c2n``."""
     Q = qpat.shape[0]
-    H = qpat.shape[1]
     S = rho.shape[1]
     nR = c2n.shape[0]
     D = subsets.shape[1]
