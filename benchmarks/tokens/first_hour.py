@@ -8,7 +8,8 @@ cost of a right-hand side before and after emergence (tokens system).
     rtol 1e-12;
 (c) the gradient at 1 and 2 threads (the threshold THREADS_MIN_N is taken from this table);
 (d) two concurrent solves (separate processes) against one alone;
-(e) one gradient at θ(T/2) and at θ(2T): the blocked shifts keep the cost after emergence.
+(e) one gradient at θ(T/2) and at θ(2T): the blocked shifts keep the cost after emergence;
+(f) the README's main job hot: the default ``solve(N=64)`` (paper), median of 5.
 
 Writes ``<out>/first_hour.json`` and ``.md``. Run: ``python benchmarks/tokens/first_hour.py``.
 """
@@ -79,6 +80,21 @@ def hot_methods():
         rows.append({"method": m, "seconds": float(np.median(times)), "nfev": r.stats["nfev"],
                      "njev": r.stats["njev"], "T_error": abs(r.emergence["T"] / ref.emergence["T"] - 1)})
     return rows
+
+
+def paper_hot():
+    """The README's main job hot: the default ``solve(N=64)`` (paper, 19 parameters, LSODA),
+    median of 5, and the error of t_ICL against rtol 1e-12."""
+    import gradflow as gf
+    ref = gf.solve(64, rtol=1e-12, atol=1e-14)
+    gf.solve(64)
+    times = []
+    for _ in range(5):
+        s = time.perf_counter()
+        r = gf.solve(64)
+        times.append(time.perf_counter() - s)
+    return {"seconds": float(np.median(times)), "nfev": r.stats["nfev"], "njev": r.stats["njev"],
+            "t_ICL_error": abs(r.emergence["t_ICL"] / ref.emergence["t_ICL"] - 1)}
 
 
 def gradient_seconds(N, theta, reps=None):
@@ -166,6 +182,11 @@ def markdown(d) -> str:
               f"processes) {k['two_concurrent_s']:.2f} s: {k['ratio']:.2f}× the single wall time.", "",
               f"(e) one gradient at N = {e['N']}: {e['before_ms']:.2f} ms at θ(T/2), {e['after_ms']:.2f} ms at "
               f"θ(2T) ({e['ratio']:.2f}×).", ""]
+    if "paper_hot" in d:
+        ph = d["paper_hot"]
+        lines += [f"(f) the default `solve(N=64)` (paper, 19 parameters, LSODA, reverse-mode gradient) hot: "
+                  f"{1e3 * ph['seconds']:.1f} ms (median of 5), nfev {ph['nfev']}, njev {ph['njev']}; t_ICL error against "
+                  f"rtol 1e-12: {ph['t_ICL_error']:.1e}.", ""]
     return "\n".join(lines)
 
 
@@ -180,6 +201,7 @@ def main(argv=None):
     d["threads"] = threads_table()
     d["concurrency"] = concurrency()
     d["after_emergence"] = after_emergence()
+    d["paper_hot"] = paper_hot()
     d["meta"] = {"seconds": time.perf_counter() - start, "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "first_hour.json").write_text(json.dumps(d, indent=1))

