@@ -1,6 +1,6 @@
 """Theorem 2 of the seed paper, measured: T_γ, T_β, T_α (Definition 1, thresholds 0.5 and 0.1), the
 loss-based time and t_ICL for N = 4 … n_max, query last, 3- and 19-parameter θ-flows; the uniform
-query (O(N²) per evaluation) up to N = 128 (3 parameters) and 32 (19); local log-log slopes and the
+query (O(N²) per evaluation) up to N = 128; local log-log slopes and the
 derived constants (derivations/paper/).
 
 The solves run through :func:`gradflow.sweep` into the store ``<out>/theorem2_store/`` (one JSON
@@ -25,7 +25,7 @@ from gradflow.systems.paper.derive import limit_constants
 HEAD = ("gamma3", "beta2", "alpha3")
 POWER = {"gamma3": 1, "beta2": 2, "alpha3": 2}
 PARAMS = {"3": ("alpha3", "beta2", "gamma3"), "19": None}
-UNIFORM_N_MAX = {"3": 128, "19": 32}
+UNIFORM_N_MAX = {"3": 128, "19": 128}
 
 
 def study(n_max: int) -> list[dict]:
