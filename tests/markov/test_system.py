@@ -24,7 +24,7 @@ def test_staged_schedule_runs_the_three_stages_in_order(staged):
     assert r.system.parents(r.theta[-1]) == (1, 2)
     band = r.system.layout.unpack(r.theta[-1])[0]
     assert band[0, 0] > 6 and band[1, 0] > 6                  # heads 0, 1 copy offsets 1, 2
-    assert np.all(band[2] == r.system.initial()[6:9])          # head 2 is not selected: unchanged
+    assert np.max(np.abs(band[2] - r.system.initial()[6:9])) < 1e-12   # head 2 is not selected: unchanged
     assert [seg[1] for seg in r.stats["segments"]] == [2000.0, 5e8, 5000.0]
     # the copier event, recomputed independently: the mean over the selected heads 0, 1 of
     # (σ − σ0)/(1 − σ0) on their own offset is ½ there (σ0 = e³/(e³ + 2e^0.1))
