@@ -110,7 +110,8 @@ def render(results: Path = RESULTS) -> str:
            + "; ".join(f"{k}: winner {fmt_set(v['winner'])}, g⁰({{1, 2}}) = {v['g0']['12']:.4f}"
                        + (f" ± {v['g0_se'][list(v['g0']).index('12')]:.4f}" if "g0_se" in v else "")
                        for k, v in lim.items()) + ".",
-           f"* **Speed:** one loss and gradient at the authors' size (9000 × 100) takes "
+           f"* **Speed:** one loss and gradient at the authors' size (9000 × 100, {sp['threads']} thread"
+           f"{'s' if sp['threads'] > 1 else ''}) takes "
            f"{sp['reduced_grad_seconds_9000x100'] * 1e3:.0f} ms reduced against {sp['reference_grad_seconds_9000x100']:.1f} s "
            f"for the full-tensor reference ({sp['speedup_per_gradient']:.0f}×). At equal accuracy on the check's problem "
            f"(L = 10, 12 sequences, t = 2): the flow at rtol 1e-8 is within {c['flow_error_rtol1e-8']:.1e} of GD's η → 0 "

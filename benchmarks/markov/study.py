@@ -204,7 +204,8 @@ def speed() -> dict:
     flow_err = float(np.max(np.abs(r.theta_at(report.t) - report.theta_ode)))
     eta_equal = max(flow_err, 1e-12) / C
     ref_grad_s = sum(report.seconds) / sum(int(round(2.0 / e)) for e in report.etas)
-    return {"reduced_grad_seconds_9000x100": reduced_s, "reference_grad_seconds_9000x100": reference_s,
+    from gradflow import _threads
+    return {"threads": _threads.count(), "reduced_grad_seconds_9000x100": reduced_s, "reference_grad_seconds_9000x100": reference_s,
             "speedup_per_gradient": reference_s / reduced_s,
             "check_small": {"gd_errors": report.errors, "etas": report.etas, "flow_error_rtol1e-8": flow_err,
                             "flow_seconds": flow_s, "flow_nfev": r.stats["nfev"],

@@ -166,6 +166,41 @@ def _pairs(G, c2n, subsets, a, kstart, ktok, kpat, kw, qgroup, qpat, rho, loss_c
     return total, g_a
 
 
+#: the queries are split into this many chunks, always (so the sums, and the result, are the same
+#: whatever the thread count); the chunks run on the thread pool when a population is large enough
+CHUNKS = 2
+#: query–key pairs from which the chunks run on 2 threads (below, thread start-up costs more)
+THREADS_MIN_PAIRS = 100_000
+
+
+def _run_pairs(G, c2n, layout: Layout, a: float, pop: Population, loss_code: int, eps: float, grad: bool):
+    """The pair kernel over the population in :data:`CHUNKS` fixed chunks of queries, summed in
+    chunk order: (loss, ∂/∂a, ∂/∂G, ∂/∂(c_R²/Z))."""
+    from ... import _threads
+    bounds = np.linspace(0, len(pop.qgroup), CHUNKS + 1).astype(np.int64)
+    outs = [[None, None, np.zeros_like(G), np.zeros(layout.n_c)] for _ in range(CHUNKS)]
+
+    def chunk(k):
+        lo, hi = bounds[k], bounds[k + 1]
+        outs[k][0], outs[k][1] = _pairs(G, c2n, layout.subset_table, a, pop.kstart, pop.ktok, pop.kpat,
+                                        pop.kw, pop.qgroup[lo:hi], pop.qpat[lo:hi], pop.rho[lo:hi],
+                                        loss_code, eps, grad, outs[k][2], outs[k][3])
+    with _compile.first_call("the markov pair kernel"):
+        if _threads.count() > 1 and pop.size >= THREADS_MIN_PAIRS:
+            _threads.run([(chunk, (k,)) for k in range(CHUNKS)])
+        else:
+            for k in range(CHUNKS):
+                chunk(k)
+    value = sum(o[0] for o in outs)
+    g_a = sum(o[1] for o in outs)
+    g_G = outs[0][2]
+    g_c2n = outs[0][3]
+    for o in outs[1:]:
+        g_G += o[2]
+        g_c2n += o[3]
+    return value, g_a, g_G, g_c2n
+
+
 def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", eps: float = 1e-2,
              grad: bool = True):
     """The population loss at live θ and (with ``grad``) its gradient in θ order."""
@@ -179,11 +214,7 @@ def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", e
     if not Z > 0:
         raise ValueError("the selector coefficients c must not all be 0 (the normaliser Σ c_R² vanishes)")
     c2n = c ** 2 / Z
-    g_G = np.zeros_like(G)
-    g_c2n = np.zeros(layout.n_c)
-    with _compile.first_call("the markov pair kernel"):
-        value, g_a = _pairs(G, c2n, layout.subset_table, a, pop.kstart, pop.ktok, pop.kpat, pop.kw,
-                            pop.qgroup, pop.qpat, pop.rho, LOSS_CODES[loss], eps, grad, g_G, g_c2n)
+    value, g_a, g_G, g_c2n = _run_pairs(G, c2n, layout, a, pop, LOSS_CODES[loss], eps, grad)
     if not grad:
         return float(value)
     g_c = 2 * c / Z * (g_c2n - np.dot(c2n, g_c2n))
@@ -200,9 +231,4 @@ def shares_gradient(theta, layout: Layout, pop: Population, loss: str = "ce_soft
     U, _ = pattern_features(band, pop.S)
     G = np.einsum("hps,hqs->hpq", U, U)
     c2n = c ** 2 / np.sum(c ** 2)
-    g_G = np.zeros_like(G)
-    g_c2n = np.zeros(layout.n_c)
-    with _compile.first_call("the markov pair kernel"):
-        _pairs(G, c2n, layout.subset_table, a, pop.kstart, pop.ktok, pop.kpat, pop.kw, pop.qgroup,
-               pop.qpat, pop.rho, LOSS_CODES[loss], eps, True, g_G, g_c2n)
-    return g_c2n
+    return _run_pairs(G, c2n, layout, a, pop, LOSS_CODES[loss], eps, True)[3]
