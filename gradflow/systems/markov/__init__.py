@@ -67,6 +67,7 @@ class MarkovSystem(System):
     param_word = "parameter"
     commands = {"mi": "gradflow.systems.markov.cli:mi_command"}
     check_sizes = {"L": 10, "count": 12}
+    train_sizes = {"L": 10, "count": 12}
     order_level = 0.5
     stop_key, primary_key = "stages_done", "stages_done"
 
