@@ -165,17 +165,11 @@ def limits() -> dict:
         row = {"g0": dict(zip(["".join(map(str, R)) or "empty" for R in system.layout.subsets], g.tolist())),
                "winner": list(system.layout.subsets[int(np.argmax(g))])}
         if kw.get("population") == "stationary":
-            parts = [fitness(system.initial(), _one(system, p), a=1e-7) for p in P.per_kernel(system.population)]
+            parts = [fitness(system.initial(), system, a=1e-7, population=p) for p in P.per_kernel(system.population)]
             row["g0_se"] = (np.std(parts, axis=0, ddof=1) / np.sqrt(len(parts))).tolist()
         out[label] = row
         _say(f"{label}: winner {row['winner']}")
     return out
-
-
-class _one:
-    """A system view with another population (for per-kernel fitness)."""
-    def __init__(self, system, pop):
-        self.layout, self.population, self.loss_name, self.eps = system.layout, pop, system.loss_name, system.eps
 
 
 def speed() -> dict:

@@ -25,13 +25,12 @@ from functools import cached_property
 
 import numpy as np
 
-from ..._validate import check_int
 from ...criteria import Crosses
 from ...system import Size, System
 from . import population as pop_mod
 from .params import Layout
 from .reference import LOSSES
-from .task import MarkovTask
+from .task import MAX_ENUMERATED, MarkovTask
 
 POPULATIONS = ("sample", "exact", "stationary")
 SCHEDULES = ("joint", "staged")
@@ -40,6 +39,12 @@ HEAD = ("selector", "copier", "classifier")
 STAGED_TIMES = {"c": 1.0 * 2000, "band": 1e5 * 5000, "a": 1.0 * 5000}
 #: largest query–key pairs × subsets one evaluation may visit (about 10 s per evaluation)
 MAX_WORK = 3e9
+
+
+def _own_offset_weight(row: np.ndarray) -> float:
+    """softmax(row)[0]: a head's attention on its own offset."""
+    e = np.exp(row - row.max())
+    return float(e[0] / e.sum())
 
 
 class MarkovSystem(System):
@@ -77,16 +82,13 @@ class MarkovSystem(System):
                                          population=population, count=count, seed=seed, schedule=schedule))
         if sizes["L"] < sizes["n"]:
             raise ValueError(f"L must be an integer >= n = {sizes['n']}, got {sizes['L']}")
-        if sizes["H"] > 6:
-            raise ValueError(f"H must be an integer in [1, 6], got {sizes['H']}")
-        check_int("D", sizes["D"], 1, sizes["H"])
         self._sizes = sizes
-        self.layout = Layout(sizes["H"], sizes["D"])
+        self.layout = Layout(sizes["H"], sizes["D"])          # checks H ≤ 6 and D ≤ H
         self.names = self.layout.names
         self.task = MarkovTask(S=sizes["S"], n=sizes["n"], alpha=sizes["alpha"], L=sizes["L"])
         self.loss_name, self.eps = sizes["loss"], sizes["eps"]
-        if sizes["population"] == "exact" and sizes["S"] ** (sizes["L"] + 1) > 2_000_000:
-            raise ValueError(f"L must keep S^(L+1) <= 2000000 for population='exact'; "
+        if sizes["population"] == "exact" and sizes["S"] ** (sizes["L"] + 1) > MAX_ENUMERATED:
+            raise ValueError(f"L must keep S^(L+1) <= {MAX_ENUMERATED} for population='exact'; "
                              f"S^(L+1) = {sizes['S'] ** (sizes['L'] + 1)}")
 
     def sizes(self) -> dict:
@@ -136,7 +138,7 @@ class MarkovSystem(System):
             return s["count"] * s["L"] * nR
         if s["population"] == "exact":
             return s["S"] ** (s["L"] + 1) * s["L"] * nR
-        K = max(2 * s["H"] - 1, s["n"] - 1)
+        K = pop_mod.window_back(s["n"], s["H"])
         return s["count"] * s["S"] ** (2 * K + 1) * nR
 
     def check_size_limits(self) -> None:
@@ -183,13 +185,15 @@ class MarkovSystem(System):
         if not R:
             return -1.0
         band = self.layout.unpack(theta)[0]
-        band0 = self.layout.unpack(self.layout.initial())[0]
-
-        def sigma(b):
-            e = np.exp(b - b.max())
-            return e[0] / e.sum()
-        gains = [(sigma(band[c - 1]) - sigma(band0[c - 1])) / (1 - sigma(band0[c - 1])) for c in R]
+        s0 = self._sigma0
+        gains = [(_own_offset_weight(band[c - 1]) - s0[c - 1]) / (1 - s0[c - 1]) for c in R]
         return float(np.mean(gains) - 0.5)
+
+    @cached_property
+    def _sigma0(self) -> np.ndarray:
+        """Each head's initial attention on its own offset h + 1."""
+        band0 = self.layout.unpack(self.layout.initial())[0]
+        return np.array([_own_offset_weight(row) for row in band0])
 
     def _classifier(self, theta) -> float:
         return float(theta[-1] - 1.0)

@@ -80,7 +80,7 @@ def check(system, *, eta: float = 0.02, t_end: float = 2.0, n_times: int = 4, re
             if step == every * 2 ** k * n_times:
                 break
             _, g = ref.loss_and_grad(w, tokens, S, D, system.loss_name, system.eps)
-            w = ref.Weights(w.band - h * g.band, {R: v - h * g.c[R] for R, v in w.c.items()}, w.a - h * g.a)
+            w = w.step(g, h)
         if progress:
             print(file=sys.stderr)
         report.dead_moved = max(report.dead_moved, max(abs(w.c[R] - v) for R, v in dead0.items()))

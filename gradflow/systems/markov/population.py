@@ -106,10 +106,16 @@ def enumerated(task: MarkovTask, H: int) -> Population:
     return frozen_sample(x, task.S, H, p, label=f"exact population, L = {task.L}")
 
 
+def window_back(n: int, H: int) -> int:
+    """How far back a stationary window reaches: the heads' offsets (up to 2H − 1) and the chain's
+    n − 1 parents."""
+    return max(2 * H - 1, n - 1)
+
+
 def stationary(kernels, task: MarkovTask, H: int) -> Population:
     """L → ∞ for each kernel in ``kernels`` (count, S^{n−1}, S), the kernels weighted equally."""
     S, H = task.S, check_int("H", H, 1)
-    K = max(2 * H - 1, task.n - 1)
+    K = window_back(task.n, H)
     base = pattern_bases(S, H)
     windows = np.array(np.unravel_index(np.arange(S ** (K + 1)), (S,) * (K + 1))).T   # oldest first
     # offset k back from the window's last token is column K − k

@@ -201,9 +201,9 @@ def _run_pairs(G, c2n, layout: Layout, a: float, pop: Population, loss_code: int
     return value, g_a, g_G, g_c2n
 
 
-def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", eps: float = 1e-2,
-             grad: bool = True):
-    """The population loss at live θ and (with ``grad``) its gradient in θ order."""
+def _pair_sweep(theta, layout: Layout, pop: Population, loss: str, eps: float, grad: bool):
+    """Validate, build the tables and run the pair kernel: (value, ∂/∂a, ∂/∂G, ∂/∂(c_R²/Z), U,
+    feature cache, c, Z)."""
     loss, eps = check_loss(loss, eps)
     band, c, a = layout.unpack(theta)
     if pop.H != layout.H:
@@ -213,8 +213,15 @@ def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", e
     Z = float(np.sum(c ** 2))
     if not Z > 0:
         raise ValueError("the selector coefficients c must not all be 0 (the normaliser Σ c_R² vanishes)")
+    value, g_a, g_G, g_c2n = _run_pairs(G, c ** 2 / Z, layout, a, pop, LOSS_CODES[loss], eps, grad)
+    return value, g_a, g_G, g_c2n, U, cache, c, Z
+
+
+def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", eps: float = 1e-2,
+             grad: bool = True):
+    """The population loss at live θ and (with ``grad``) its gradient in θ order."""
+    value, g_a, g_G, g_c2n, U, cache, c, Z = _pair_sweep(theta, layout, pop, loss, eps, grad)
     c2n = c ** 2 / Z
-    value, g_a, g_G, g_c2n = _run_pairs(G, c2n, layout, a, pop, LOSS_CODES[loss], eps, grad)
     if not grad:
         return float(value)
     g_c = 2 * c / Z * (g_c2n - np.dot(c2n, g_c2n))
@@ -226,9 +233,4 @@ def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", e
 def shares_gradient(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", eps: float = 1e-2):
     """∂𝓛/∂ρ_R with the shares ρ_R = c_R²/Z treated as free (the selector's fitness is
     −(this)/a: :mod:`.stage1`)."""
-    loss, eps = check_loss(loss, eps)
-    band, c, a = layout.unpack(theta)
-    U, _ = pattern_features(band, pop.S)
-    G = np.einsum("hps,hqs->hpq", U, U)
-    c2n = c ** 2 / np.sum(c ** 2)
-    return _run_pairs(G, c2n, layout, a, pop, LOSS_CODES[loss], eps, True)[3]
+    return _pair_sweep(theta, layout, pop, loss, eps, True)[3]

@@ -49,6 +49,11 @@ class Weights:
     c: dict
     a: float
 
+    def step(self, g: "Weights", eta: float) -> "Weights":
+        """One gradient-descent step: these weights minus ``eta`` times the gradient ``g``."""
+        return Weights(self.band - eta * g.band, {R: v - eta * g.c[R] for R, v in self.c.items()},
+                       self.a - eta * g.a)
+
     @classmethod
     def from_theta(cls, layout: Layout, theta, c_dead: float = 0.01) -> "Weights":
         """Weights of the live θ; the coefficients with 0 ∈ R (which never move) set to ``c_dead``."""

@@ -23,14 +23,15 @@ from scipy.optimize import brentq
 from .reduced import shares_gradient
 
 
-def fitness(theta, system, a: float | None = None) -> np.ndarray:
+def fitness(theta, system, a: float | None = None, population=None) -> np.ndarray:
     """g_R (θ order of the live subsets) at θ, with a replaced by ``a`` if given (a small ``a``
-    gives g⁰ to O(a)). From the exact identity ∂𝓛/∂ρ_R = −a g_R."""
+    gives g⁰ to O(a)), on the system's population or on ``population``. From the exact identity
+    ∂𝓛/∂ρ_R = −a g_R."""
     theta = np.array(theta, dtype=np.float64)
     if a is not None:
         theta[-1] = a
-    return -shares_gradient(theta, system.layout, system.population, system.loss_name,
-                            system.eps) / theta[-1]
+    pop = system.population if population is None else population
+    return -shares_gradient(theta, system.layout, pop, system.loss_name, system.eps) / theta[-1]
 
 
 def replicator_shares(rho0, g0, kappa: float, t) -> np.ndarray:

@@ -44,7 +44,7 @@ def train(system, eta: float, steps: int, every: int, progress: bool = True) -> 
                 print(f"\r  step {k}/{steps}  loss {value:.6f}", end="", file=sys.stderr, flush=True)
         if k == steps:
             break
-        w = ref.Weights(w.band - eta * g.band, {R: v - eta * g.c[R] for R, v in w.c.items()}, w.a - eta * g.a)
+        w = w.step(g, eta)
     if progress:
         print(file=sys.stderr)
     return Trajectory(eta, np.array(rec_s), np.array(rec_l), rec_t, time.perf_counter() - start)
