@@ -46,6 +46,61 @@ OTHERS = np.setdiff1d(np.arange(19), HEAD_INDEX)
 
 
 @njit(cache=True, nogil=True)
+def _layer1(th, N, a, b):
+    """Layer-1 quantities of the canonical sequence (derivations/paper/README.md §3), for a real or
+    complex θ: fills a_j = σ/(σ + 2j) and b_j = 1/(σ + 2j) (0-based j) and returns 1/Z_q,
+    (ρ − 1)/Z_q and P = ρ/Z_q. e^{α1}, e^{α3} enter only through ratios, shifted by max(α, 0)."""
+    m1 = max(th[0].real, 0.0)
+    m3 = max(th[2].real, 0.0)
+    zq = np.exp(th[0] - m1) + (2 * N - 1) * np.exp(-m1)
+    inv = np.exp(-m1) / zq                                      # 1/Z_q
+    rm1 = (np.exp(th[0] - m1) - np.exp(-m1)) / zq               # (ρ − 1)/Z_q
+    e3, e0 = np.exp(th[2] - m3), np.exp(-m3)
+    for j in range(N):
+        den = e3 + 2 * j * e0                                   # (σ + 2(j+1) − 2) e^{−m3}
+        a[j] = e3 / den
+        b[j] = e0 / den
+    return inv, rm1, np.exp(th[0] - m1) / zq
+
+
+@njit(cache=True, nogil=True)
+def _c(j):
+    """c_j = 1/(2j) for 0-based j ≥ 1 (the 1-based 1/(2j − 2)), c_0 = 0: item x_j's uniform
+    layer-1 weight on each earlier token."""
+    return 1.0 / (2 * j) if j >= 1 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _key_geometry(j, q, inv, rm1):
+    """For key index j and query q (0-based): c_j, [j = q], [j > q], P_j and o_j of §3."""
+    c = _c(j)
+    eq = 1.0 if j == q else 0.0
+    after = 1.0 if j > q else 0.0
+    pre = 2.0 * j * inv + rm1 * after
+    own = inv + rm1 * eq
+    return c, eq, after, pre, own
+
+
+@njit(cache=True, nogil=True)
+def _key_scores(th, c, eq, after, pre, own, inv, rm1, aj, bj):
+    """The query's layer-2 scores of item x_j and label y_j (§3)."""
+    b1, b2, b39, b10, b411, b12 = th[3], th[4], th[5] + th[11], th[12], th[6] + th[13], th[14]
+    sx = (b1 * eq + b2 * c * after + b39 * own + b10 * inv + b411 * c * pre - b12 * c * rm1 * after)
+    sy = (b2 * (aj * eq + bj * after) + b39 * inv - b10 * own + b411 * (aj * own + bj * pre)
+          + b12 * (aj * inv - bj * rm1 * after))
+    return sx, sy
+
+
+@njit(cache=True, nogil=True)
+def _readout(th, is_q, inv, rm1, ax, ay, Rk, ak):
+    """ŷ's coefficients X_k on x_k and Y_k on y_k (§3)."""
+    g1, g2, g3, g4 = th[15], th[16], th[17], th[18]
+    X = g1 * is_q + g2 * (inv + rm1 * is_q) + g3 * ax + g4 * (Rk + ak * ay)
+    Y = g2 * inv + g3 * ay + g4 * Rk
+    return X, Y
+
+
+@njit(cache=True, nogil=True)
 def _mean_loss(rows, N, queries):
     """Mean over ``queries`` (1-based indices) of the canonical sequence's loss, for each row of
     ``rows`` (m × 19, complex128: the complex step rides along). O(N) per row and query.
@@ -61,32 +116,13 @@ def _mean_loss(rows, N, queries):
     R = np.empty(N, dtype=rows.dtype)
     for r in range(m):
         th = rows[r]
-        b1, b2, b3, b4 = th[3], th[4], th[5], th[6]
-        b9, b10, b11, b12 = th[11], th[12], th[13], th[14]
-        g1, g2, g3, g4 = th[15], th[16], th[17], th[18]
-        m1 = max(th[0].real, 0.0)
-        m3 = max(th[2].real, 0.0)
-        zq = np.exp(th[0] - m1) + (2 * N - 1) * np.exp(-m1)
-        inv = np.exp(-m1) / zq                                  # 1/Z_q
-        rm1 = (np.exp(th[0] - m1) - np.exp(-m1)) / zq           # (ρ − 1)/Z_q
-        e3, e0 = np.exp(th[2] - m3), np.exp(-m3)
-        for j in range(N):
-            den = e3 + 2 * j * e0                               # (σ + 2(j+1) − 2) e^{−m3}
-            a[j] = e3 / den
-            b[j] = e0 / den
+        inv, rm1, _ = _layer1(th, N, a, b)
         for qi in range(queries.shape[0]):
             q = queries[qi] - 1                                 # 0-based
             top = -np.inf
             for j in range(N):
-                c = 1.0 / (2 * j) if j >= 1 else 0.0
-                eq = 1.0 if j == q else 0.0
-                after = 1.0 if j > q else 0.0
-                pre = 2.0 * j * inv + rm1 * after
-                own = inv + rm1 * eq
-                s[j] = (b1 * eq + b2 * c * after + (b3 + b9) * own + b10 * inv
-                        + (b4 + b11) * c * pre - b12 * c * rm1 * after)
-                s[N + j] = (b2 * (a[j] * eq + b[j] * after) + (b3 + b9) * inv - b10 * own
-                            + (b4 + b11) * (a[j] * own + b[j] * pre) + b12 * (a[j] * inv - b[j] * rm1 * after))
+                c, eq, after, pre, own = _key_geometry(j, q, inv, rm1)
+                s[j], s[N + j] = _key_scores(th, c, eq, after, pre, own, inv, rm1, a[j], b[j])
                 top = max(top, s[j].real, s[N + j].real)
             total = rows[r, 0] * 0.0
             for k in range(2 * N):
@@ -95,14 +131,11 @@ def _mean_loss(rows, N, queries):
             run = rows[r, 0] * 0.0                              # R_k = Σ_{j>k} (A(x_j) c_j + A(y_j) b_j)
             for j in range(N - 1, -1, -1):
                 R[j] = run
-                c = 1.0 / (2 * j) if j >= 1 else 0.0
-                run += (s[j] * c + s[N + j] * b[j]) / total
+                run += (s[j] * _c(j) + s[N + j] * b[j]) / total
             acc = rows[r, 0] * 0.0
             for k in range(N):
-                ax, ay = s[k] / total, s[N + k] / total
                 is_q = 1.0 if k == q else 0.0
-                X = g1 * is_q + g2 * (inv + rm1 * is_q) + g3 * ax + g4 * (R[k] + a[k] * ay)
-                Y = g2 * inv + g3 * ay + g4 * R[k]
+                X, Y = _readout(th, is_q, inv, rm1, s[k] / total, s[N + k] / total, R[k], a[k])
                 acc += X * X + Y * Y - 2.0 * Y * is_q
             out[r] += 0.5 * (acc + 1.0)
         out[r] /= queries.shape[0]
@@ -117,25 +150,15 @@ def _mean_loss_grad(th, N, queries):
     d inv/dα1 = −P·inv, d rm1/dα1 = P(1 − rm1) with P = ρ/Z_q; da_j/dα3 = a_j(1 − a_j),
     db_j/dα3 = −a_j b_j; the softmax shift has no gradient."""
     grad = np.zeros(19)
-    b1, b2, b3, b4 = th[3], th[4], th[5], th[6]
-    b9, b10, b11, b12 = th[11], th[12], th[13], th[14]
-    g1, g2, g3, g4 = th[15], th[16], th[17], th[18]
-    b39, b411 = b3 + b9, b4 + b11
-    m1 = max(th[0], 0.0)
-    m3 = max(th[2], 0.0)
-    zq = np.exp(th[0] - m1) + (2 * N - 1) * np.exp(-m1)
-    inv = np.exp(-m1) / zq
-    rm1 = (np.exp(th[0] - m1) - np.exp(-m1)) / zq
-    P = np.exp(th[0] - m1) / zq
-    e3, e0 = np.exp(th[2] - m3), np.exp(-m3)
+    b2, b10, b12 = th[4], th[12], th[14]
+    g2, g3, g4 = th[16], th[17], th[18]
+    b39, b411 = th[5] + th[11], th[6] + th[13]
     a = np.empty(N)
     b = np.empty(N)
     c = np.empty(N)
+    inv, rm1, P = _layer1(th, N, a, b)
     for j in range(N):
-        den = e3 + 2 * j * e0
-        a[j] = e3 / den
-        b[j] = e0 / den
-        c[j] = 1.0 / (2 * j) if j >= 1 else 0.0
+        c[j] = _c(j)
     A = np.empty(2 * N)
     R = np.empty(N)
     X = np.empty(N)
@@ -152,14 +175,8 @@ def _mean_loss_grad(th, N, queries):
         w = 1.0 / nq
         top = -np.inf
         for j in range(N):
-            eq = 1.0 if j == q else 0.0
-            after = 1.0 if j > q else 0.0
-            pre = 2.0 * j * inv + rm1 * after
-            own = inv + rm1 * eq
-            A[j] = (b1 * eq + b2 * c[j] * after + b39 * own + b10 * inv + b411 * c[j] * pre
-                    - b12 * c[j] * rm1 * after)
-            A[N + j] = (b2 * (a[j] * eq + b[j] * after) + b39 * inv - b10 * own
-                        + b411 * (a[j] * own + b[j] * pre) + b12 * (a[j] * inv - b[j] * rm1 * after))
+            cj, eq, after, pre, own = _key_geometry(j, q, inv, rm1)
+            A[j], A[N + j] = _key_scores(th, cj, eq, after, pre, own, inv, rm1, a[j], b[j])
             top = max(top, A[j], A[N + j])
         tot = 0.0
         for k in range(2 * N):
@@ -174,8 +191,7 @@ def _mean_loss_grad(th, N, queries):
         acc = 0.0
         for k in range(N):
             isq = 1.0 if k == q else 0.0
-            X[k] = g1 * isq + g2 * (inv + rm1 * isq) + g3 * A[k] + g4 * (R[k] + a[k] * A[N + k])
-            Y[k] = g2 * inv + g3 * A[N + k] + g4 * R[k]
+            X[k], Y[k] = _readout(th, isq, inv, rm1, A[k], A[N + k], R[k], a[k])
             acc += X[k] * X[k] + Y[k] * Y[k] - 2.0 * Y[k] * isq
         total_loss += w * 0.5 * (acc + 1.0)
         # backward: read-out
@@ -203,10 +219,7 @@ def _mean_loss_grad(th, N, queries):
         for k in range(2 * N):
             mean += A[k] * dA[k]
         for j in range(N):
-            eq = 1.0 if j == q else 0.0
-            after = 1.0 if j > q else 0.0
-            pre = 2.0 * j * inv + rm1 * after
-            own = inv + rm1 * eq
+            _, eq, after, pre, own = _key_geometry(j, q, inv, rm1)
             dsx = A[j] * (dA[j] - mean)
             dsy = A[N + j] * (dA[N + j] - mean)
             # item key x_j
@@ -293,6 +306,13 @@ def _queries(N: int, query: str) -> np.ndarray:
     return np.array([N]) if query == "last" else np.arange(1, N + 1)
 
 
+def _check_uniform_size(N: int, query: str) -> None:
+    """Refuse the O(N²) uniform-query evaluation above :data:`UNIFORM_N_MAX`."""
+    if query == "uniform" and N > UNIFORM_N_MAX:
+        raise ValueError(f"N must be at most {UNIFORM_N_MAX} with query='uniform' when parameters other than "
+                         f"alpha3, beta2, gamma3 are nonzero (O(N²) per evaluation), got {N}")
+
+
 def loss_any(rows, N: int, query: str):
     """𝓛 at each row of ``rows`` (m × 19; no validation): complex128, shape (m,). The uniform query
     with only α3, β2, γ3 nonzero takes the O(N) path; otherwise it is O(N²) and refused above
@@ -301,9 +321,7 @@ def loss_any(rows, N: int, query: str):
     if query == "uniform" and not np.any(rows[:, OTHERS]):
         with _compile.first_call("the paper uniform-query kernel"):
             return _uniform3_loss(rows, int(N))
-    if query == "uniform" and N > UNIFORM_N_MAX:
-        raise ValueError(f"N must be at most {UNIFORM_N_MAX} with query='uniform' when parameters other than "
-                         f"alpha3, beta2, gamma3 are nonzero (O(N²) per evaluation), got {N}")
+    _check_uniform_size(N, query)
     with _compile.first_call("the paper loss kernel"):
         return _mean_loss(rows, int(N), _queries(N, query))
 
@@ -351,9 +369,7 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
         values = loss_any(rows, N, query)
         grad[idx] = values.imag / COMPLEX_STEP
         return float(values[0].real), grad
-    if query == "uniform" and N > UNIFORM_N_MAX:
-        raise ValueError(f"N must be at most {UNIFORM_N_MAX} with query='uniform' when parameters other than "
-                         f"alpha3, beta2, gamma3 are nonzero (O(N²) per evaluation), got {N}")
+    _check_uniform_size(N, query)
     with _compile.first_call("the paper gradient kernel"):
         value, full = _mean_loss_grad(theta, int(N), _queries(N, query))
     grad[idx] = full[idx]
