@@ -8,6 +8,8 @@ written, so the caller passes zeroed output arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -66,3 +68,179 @@ def kernel(name: str, level: str, exprs, variables, scalars, arr, preamble=None)
     for t, e in zip(targets, reduced):
         lines.append(f"    {t} = {printer.doprint(e)}")
     return "\n".join(lines)
+
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A quantity whose derivatives the kernel holds in arrays ``d`` (n) and ``dd`` (n × n,
+    symmetric): a layer-2 score, a running sum. Only the first ``size`` variables may have
+    non-zero entries (the products skip the rest)."""
+    symbol: sp.Symbol
+    d: str
+    dd: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Single:
+    """A quantity that depends on one variable only (index ``index``), with first and second
+    derivatives given as code: a layer-1 weight, or a variable itself (``"1.0"``, ``"0.0"``)."""
+    symbol: sp.Symbol
+    index: int
+    d: str
+    dd: str
+
+
+#: helpers the forward-mode statements call (emitted once per generated module)
+FORWARD_HELPERS = '''
+
+@njit(cache=True, nogil=True)
+def _axpy(y, c, x, m):
+    """y[:m] += c·x[:m]."""
+    for i in range(m):
+        y[i] += c * x[i]
+
+
+@njit(cache=True, nogil=True)
+def _axpy2(Y, c, X, m):
+    """Y[:m, :m] += c·X[:m, :m]."""
+    for i in range(m):
+        for l in range(m):
+            Y[i, l] += c * X[i, l]
+
+
+@njit(cache=True, nogil=True)
+def _outer1(H, c, u, m):
+    """H[:m, :m] += c·u uᵀ."""
+    for i in range(m):
+        cu = c * u[i]
+        for l in range(m):
+            H[i, l] += cu * u[l]
+
+
+@njit(cache=True, nogil=True)
+def _outer2(H, c, u, v, m):
+    """H[:m, :m] += c·(u vᵀ + v uᵀ)."""
+    for i in range(m):
+        cu = c * u[i]
+        cv = c * v[i]
+        for l in range(m):
+            H[i, l] += cu * v[l] + cv * u[l]
+
+
+@njit(cache=True, nogil=True)
+def _cross(H, c, u, k, m):
+    """H += c·(u e_kᵀ + e_k uᵀ), u supported on its first m entries."""
+    for i in range(m):
+        H[i, k] += c * u[i]
+        H[k, i] += c * u[i]
+'''
+
+
+def forward(expr, level: str, primitives, value: str, grad: str, hess: str, prefix: str, indent: int) -> list[str]:
+    """Statements that add ``expr`` to ``value`` and, by level, its first and second derivatives to
+    the arrays ``grad`` and ``hess``, by the chain rule over ``primitives`` (:class:`Dense` and
+    :class:`Single`, every symbol of ``expr`` that depends on the variables):
+
+        ∇e = Σ_u e_u ∇u,   ∇²e = Σ_u e_u ∇²u + Σ_{u,v} e_uv ∇u ∇vᵀ,
+
+    with the partials e_u, e_uv derived by SymPy (common subexpressions shared) and the products
+    with the primitives' derivatives done by :data:`FORWARD_HELPERS` (outer products only for pairs
+    of dense primitives, single entries otherwise). Structurally zero partials emit nothing."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    used = [p for p in primitives if p.symbol in expr.free_symbols]
+    first = {p: sp.diff(expr, p.symbol) for p in used} if level != "val" else {}
+    second = {}
+    if level == "hess":
+        for a_, p in enumerate(used):
+            for q in used[a_:]:
+                d2 = sp.diff(first[p], q.symbol)
+                if d2 != 0:
+                    second[p, q] = d2
+    coeff = [expr] + [first[p] for p in used if first.get(p, 0) != 0] + list(second.values())
+    names = [f"{prefix}c{k}" for k in range(len(coeff))]
+    lines = block([(n, "=", e) for n, e in zip(names, coeff)], prefix, indent)
+    pad = " " * indent
+    out = [f"{pad}{value} += {names[0]}"]
+    k = 1
+    for p in used:
+        if first.get(p, 0) == 0:
+            continue
+        c = names[k]
+        k += 1
+        if isinstance(p, Dense):
+            out.append(f"{pad}_axpy({grad}, {c}, {p.d}, {p.size})")
+            if level == "hess":
+                out.append(f"{pad}_axpy2({hess}, {c}, {p.dd}, {p.size})")
+        else:
+            out.append(f"{pad}{grad}[{p.index}] += {c} * {p.d}")
+            if level == "hess" and p.dd != "0.0":
+                out.append(f"{pad}{hess}[{p.index}, {p.index}] += {c} * {p.dd}")
+    for (p, q), _ in second.items():
+        c = names[k]
+        k += 1
+        if isinstance(p, Dense) and isinstance(q, Dense):
+            m = max(p.size, q.size)
+            out.append(f"{pad}_outer1({hess}, {c}, {p.d}, {m})" if p == q else f"{pad}_outer2({hess}, {c}, {p.d}, {q.d}, {m})")
+        elif isinstance(p, Dense) or isinstance(q, Dense):
+            dense, single = (p, q) if isinstance(p, Dense) else (q, p)
+            out.append(f"{pad}_cross({hess}, {c} * {single.d}, {dense.d}, {single.index}, {dense.size})")
+        elif p == q:
+            out.append(f"{pad}{hess}[{p.index}, {p.index}] += {c} * {p.d} * {p.d}")
+        else:
+            out.append(f"{pad}{hess}[{p.index}, {q.index}] += {c} * {p.d} * {q.d}")
+            out.append(f"{pad}{hess}[{q.index}, {p.index}] += {c} * {p.d} * {q.d}")
+    return lines + out
+
+class Chain:
+    """Total derivatives in ``variables`` of expressions whose other symbols are either *known*
+    (a symbol with its first derivatives given as expressions, closed under differentiation: e.g. a
+    softmax weight a with ∂a/∂α = a(1 − a)) or *accumulators* (a running sum whose derivatives are
+    held in arrays by the kernel (given as symbols or names), printed as ``d{name}[i]`` and ``dd{name}[i, l]`` with i ≤ l).
+
+    This is how a loss with a symbolic length (sums over j = 1 … N) becomes a kernel: SymPy
+    differentiates each summand through the chain rule, and the kernel loops over j."""
+
+    def __init__(self, variables, known=None, accumulators=()):
+        self.variables = tuple(variables)
+        self.known = {s: dict(rule) for s, rule in (known or {}).items()}
+        n = len(self.variables)
+        accumulators = [sp.Symbol(a, real=True) if isinstance(a, str) else a for a in accumulators]
+        self.d = {a: [sp.Symbol(f"d{a}[{i}]", real=True) for i in range(n)] for a in accumulators}
+        self.dd = {a: {(i, l): sp.Symbol(f"dd{a}[{i}, {l}]", real=True) for i in range(n) for l in range(i, n)}
+                   for a in accumulators}
+
+    def diff(self, expr, i: int):
+        """d expr / d variables[i], every dependence followed."""
+        v = self.variables[i]
+        out = sp.diff(expr, v)
+        free = expr.free_symbols
+        for s, rule in self.known.items():
+            if s in free and v in rule:
+                out += sp.diff(expr, s) * rule[v]
+        for a, ds in self.d.items():
+            if a in free:
+                out += sp.diff(expr, a) * ds[i]
+            for m, dm in enumerate(ds):
+                if dm in free:
+                    out += sp.diff(expr, dm) * self.dd[a][min(m, i), max(m, i)]
+        return out
+
+
+def block(assignments, prefix: str, indent: int) -> list[str]:
+    """Lines of code for ``assignments`` (target, operator, expression), e.g. ``("g[3]", "+=", e)``,
+    after common-subexpression elimination (temporaries named ``{prefix}0, {prefix}1, …``). Every
+    temporary is computed first, then the targets are written in order: an expression may read a
+    target that is written later in the list, never one written earlier."""
+    subs, reduced = sp.cse([e for _, _, e in assignments], symbols=sp.numbered_symbols(prefix))
+    printer = _Printer()
+    pad = " " * indent
+    lines = [f"{pad}{s} = {printer.doprint(e)}" for s, e in subs]
+    return lines + [f"{pad}{t} {op} {printer.doprint(v)}" for (t, op, _), v in zip(assignments, reduced)]
+
+
+def code(expr) -> str:
+    """One expression as Python code (no common-subexpression elimination)."""
+    return _Printer().doprint(expr)

@@ -72,5 +72,5 @@ class Flow:
         return None if self.system.hessian is None else self._jac
 
     def _jac(self, t, y) -> np.ndarray:
-        H = self.system.hessian(self.full(y))[np.ix_(self.idx, self.idx)]
+        H = self.system.hessian(self.full(y), free=self.free)[np.ix_(self.idx, self.idx)]
         return -H if self.M is None else -(self.M @ H)

@@ -25,8 +25,9 @@ How to add a system
    sorted indices of the parameters whose gradient entries will be used (a system may then leave
    the others out of the work and at 0).
 5. Optional: ``initial()`` (the default start, else 0), ``segments()`` (a staged schedule),
-   ``hessian(θ)`` (the flows' analytic Jacobian for implicit methods; without it the
-   solver lets SciPy difference the right-hand side), ``metric()`` (the Gram matrix G of the
+   ``hessian(θ, free=None)`` (the flows' analytic Jacobian for implicit methods; ``free`` as
+   for the gradient: only those rows and columns are used; without it the solver lets SciPy
+   difference the right-hand side), ``metric()`` (the Gram matrix G of the
    parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
    (a report with ``summary()`` and ``passed``: the solved flow against the full-weight
    reference) and ``train(eta, steps, every)`` (GD on the reference, for the CLI).

@@ -2,7 +2,9 @@
 against it.
 
 Each mutation changes one critical formula (masks, normalisers, metric, thresholds, constants,
-adjoints); the suite must fail on every one. Prints a caught / not-caught table and writes
+adjoints, derivations); the suite must fail on every one. A mutation of a derivation (``derive*.py``)
+or of the code generator is followed by ``python -m gradflow.derive`` in the copy, so the
+generated kernels carry the bug and the staleness test cannot be what catches it. Prints a caught / not-caught table and writes
 ``benchmarks/results/mutation.json`` and ``.md`` (the README's "What is checked" shows it).
 
 Run: ``python tools/mutation.py [--only SUBSTRING] [--timeout SECONDS]`` (``--only`` re-runs the
@@ -80,14 +82,34 @@ MUTATIONS = [
      "                off = (total - diag) / (n * n - n)",
      "                off = (total - diag) / (n * n)",
      "orbit average: off-diagonal mean over n² instead of n² − n"),
- ("paper", "gradflow/systems/paper/reduced.py",
-     "pre = 2.0 * j * inv + rm1 * after",
-     "pre = 2.0 * (j + 1) * inv + rm1 * after",
-     "paper: a key's earlier-token count off by one in ⟨h1_T, h1_key⟩"),
+    ("paper", "gradflow/systems/paper/derive_loss.py",
+     "pre = 2 * (j - 1) * inv + rm1 * after",
+     "pre = 2 * j * inv + rm1 * after",
+     "paper derivation: a key's earlier-token count off by one in ⟨h1_T, h1_key⟩"),
+    ("paper", "gradflow/systems/paper/derive_loss.py",
+     "a: E(al3 - m3) / (E(al3 - m3) + (2 * j - 2) * E(-m3)),",
+     "a: E(al3 - m3) / (E(al3 - m3) + (2 * j - 1) * E(-m3)),",
+     "paper derivation: layer-1 normaliser of a label counts one key too many"),
+    ("paper", "gradflow/systems/paper/derive_loss.py",
+     "C_J = sp.Piecewise((0, sp.Eq(j, 1)), (1 / (2 * j - 2), True))",
+     "C_J = sp.Piecewise((0, sp.Eq(j, 1)), (1 / (2 * j - 1), True))",
+     "paper derivation: an item's layer-1 weight 1/(2j − 2) -> 1/(2j − 1)"),
+    ("paper", "gradflow/systems/paper/derive_loss.py",
+     "g4 * (F / Z + a * ey / Z)",
+     "g4 * (F / Z + b * ey / Z)",
+     "paper derivation: read-out's own-item weight a -> b in h1 of a label"),
+    ("paper", "gradflow/systems/paper/derive_loss.py",
+     'L += ["    grad *= 0.5 * w"]',
+     'L += ["    grad *= w"]',
+     "paper derivation: gradient kernel without the loss's ½"),
+    ("paper", "gradflow/codegen.py",
+     '_cross({hess}, {c} * {single.d}, {dense.d}, {single.index}, {dense.size})',
+     '_cross({hess}, {c}, {dense.d}, {single.index}, {dense.size})',
+     "code generator: Hessian cross term misses the layer-1 weight's derivative"),
     ("paper", "gradflow/systems/paper/reduced.py",
-     "a[j] = e3 / den",
-     "a[j] = e3 / (den + e0)",
-     "paper: layer-1 normaliser of a label counts one key too many"),
+     "            n0 = 2 * q + 1",
+     "            n0 = 2 * q",
+     "paper: uniform-query head kernel misses one zero-score key"),
     ("paper", "gradflow/systems/paper/reference.py",
      "strict = np.tril(np.ones((T, T), dtype=bool), k=-1)",
      "strict = np.tril(np.ones((T, T), dtype=bool), k=0)",
@@ -104,14 +126,6 @@ MUTATIONS = [
      "tau = lambda beta: 4 * sp.sqrt(sp.pi / 2) * sp.erf(beta / sp.sqrt(2))",
      "tau = lambda beta: 4 * sp.sqrt(sp.pi / 2) * sp.erf(beta / 2)",
      "paper: derived constant erf(β/√2) -> erf(β/2)"),
-    ("paper", "gradflow/systems/paper/reduced.py",
-     "    grad[0] = d_inv * (-P * inv) + d_rm1 * P * (1.0 - rm1)",
-     "    grad[0] = d_inv * (-P * inv) + d_rm1 * P * (1.0 + rm1)",
-     "paper: reverse-mode gradient, d rm1/dα1 = P(1 − rm1) -> P(1 + rm1)"),
-    ("paper", "gradflow/systems/paper/reduced.py",
-     "            dA[N + k] += b[k] * sum_dR",
-     "            dA[N + k] += a[k] * sum_dR",
-     "paper: reverse-mode gradient, suffix sum R_k's label weight b -> a"),
     ("markov", "gradflow/systems/markov/reference.py",
      "    Z = c2[live].sum()",
      "    Z = c2.sum()",
@@ -169,6 +183,15 @@ def run_one(m, timeout: float) -> dict:
                     "by": f"NOT APPLIED: the text occurs {text.count(old)} times", "seconds": 0.0}
         (tmp / path).write_text(text.replace(old, new), encoding="utf-8")
         env = dict(os.environ, PYTHONPATH=str(tmp), GRADFLOW_THREADS="1", NUMBA_CACHE_DIR=str(tmp / ".numba"))
+        if Path(path).name.startswith("derive") or Path(path).name == "codegen.py":
+            # a wrong derivation is regenerated (as a developer would commit it): the numerical
+            # tests, not the staleness test, must catch it
+            regen = subprocess.run([sys.executable, "-m", "gradflow.derive"], cwd=tmp, env=env,
+                                   capture_output=True, text=True)
+            if regen.returncode != 0:
+                return {"system": system, "file": path, "bug": what, "caught": True,
+                        "by": "python -m gradflow.derive (the derivation's own check)",
+                        "seconds": time.perf_counter() - start}
         where = subprocess.run([sys.executable, "-c", "import gradflow; print(gradflow.__file__)"], cwd=tmp,
                                env=env, capture_output=True, text=True).stdout.strip()
         if not where.startswith(str(tmp)):

@@ -45,7 +45,7 @@ class Quadratic(System):
     def loss_and_grad(self, theta, free=None):
         return self.loss(theta), self.A @ theta - self.B
 
-    def hessian(self, theta):
+    def hessian(self, theta, free=None):
         return self.A.copy()
 
     def metric(self):

@@ -73,6 +73,10 @@ class PaperSystem(System):
     def loss_and_grad(self, theta, free=None):
         return reduced.loss_and_grad(theta, self.N, self.query, free)
 
+    def hessian(self, theta, free=None) -> np.ndarray:
+        """Exact ∇²_θ𝓛 (the generated kernels; implicit methods use it as the flow's Jacobian)."""
+        return reduced.hessian(theta, self.N, self.query, free)
+
     def metric(self) -> np.ndarray:
         """G = D·I: the 19 basis matrices are orthogonal with ‖B_k‖²_F = D, so the weight flow is
         the θ-flow with time multiplied by D."""

@@ -105,4 +105,5 @@ def closed_forms_markdown() -> str:
 
 def generate() -> dict[Path, str]:
     """Every generated file's path (relative to the repository) and text."""
-    return {KERNELS: kernels_source(), CLOSED_FORMS: closed_forms_markdown()}
+    from . import derive_loss
+    return {KERNELS: kernels_source(), CLOSED_FORMS: closed_forms_markdown(), **derive_loss.generate()}

@@ -49,10 +49,12 @@ def check_D(N: int, D: int | None) -> int:
 
 
 def weights(theta, D: int):
-    """(W1, W2, W3) = Σ_k θ_k B_k."""
-    theta = np.asarray(theta, dtype=float)
+    """(W1, W2, W3) = Σ_k θ_k B_k (complex θ gives complex weights: the complex step rides along)."""
+    theta = np.asarray(theta)
+    dtype = np.result_type(theta.dtype, float)
     M = complex_structure(D)
-    W = {"W1": np.zeros((2 * D, 2 * D)), "W2": np.zeros((4 * D, 4 * D)), "W3": np.zeros((D, 8 * D))}
+    W = {"W1": np.zeros((2 * D, 2 * D), dtype), "W2": np.zeros((4 * D, 4 * D), dtype),
+         "W3": np.zeros((D, 8 * D), dtype)}
     for value, (mat, r, c, kind) in zip(theta, BLOCKS):
         rows = slice(0, D) if r == "out" else _slot(mat, r, D)
         W[mat][rows, _slot(mat, c, D)] += value * (np.eye(D) if kind == "I" else M)
@@ -140,7 +142,8 @@ def forward(W, E) -> dict:
 
 
 def loss_and_grad(W, E, Y, weights_=None):
-    """Weighted mean of ½‖ŷ − y‖² over the batch and its gradient (gW1, gW2, gW3)."""
+    """Weighted mean of ½‖ŷ − y‖² over the batch and its gradient (gW1, gW2, gW3). Every operation
+    is analytic, so complex weights carry a complex step through loss and gradient alike."""
     W1, W2, W3 = W
     B, T, twoD = E.shape
     D = twoD // 2
@@ -148,7 +151,8 @@ def loss_and_grad(W, E, Y, weights_=None):
     f = forward(W, E)
     A1, H1, U, qW, A2, z, yhat = (f[k] for k in ("A1", "H1", "U", "qW", "A2", "z", "y"))
     r = yhat - Y
-    loss = float(0.5 * w @ np.sum(r * r, axis=1))
+    loss = 0.5 * w @ np.sum(r * r, axis=1)
+    loss = loss if np.iscomplexobj(loss) else float(loss)
     dy = r * w[:, None]
     gW3 = dy.T @ z
     dz = dy @ W3
@@ -193,14 +197,15 @@ def monte_carlo_loss(W, N: int, query: str, n: int, rng: np.random.Generator):
 def theta_gradient(theta, N: int, D: int, query: str = "last"):
     """(𝓛, ∂𝓛/∂θ) through the full model: the canonical gradient projected on the basis
     (⟨∇_W𝓛, B_k⟩ = ∂𝓛/∂θ_k). Exact at invariant weights (the population gradient's component
-    in the span equals the canonical gradient's, by equivariance)."""
+    in the span equals the canonical gradient's, by equivariance). A complex θ + ih·e_k gives
+    ∂(∂𝓛/∂θ)/∂θ_k = Im(gradient)/h: the Hessian's column k, exact to rounding."""
     W = weights(theta, D)
     q = np.array([N]) if query == "last" else np.arange(1, N + 1)
     E, Y = canonical(N, D, q)
     loss, g = loss_and_grad(W, E, Y)
     M = complex_structure(D)
     mats = dict(zip(("W1", "W2", "W3"), g))
-    out = np.zeros(19)
+    out = np.zeros(19, dtype=g[0].dtype)
     for k, (mat, r, c, kind) in enumerate(BLOCKS):
         rows = slice(0, D) if r == "out" else _slot(mat, r, D)
         out[k] = np.sum(mats[mat][rows, _slot(mat, c, D)] * (np.eye(D) if kind == "I" else M))

@@ -85,7 +85,8 @@ class TokensSystem(System):
     def loss_and_grad(self, theta, free=None):
         return reduced.loss_and_grad(theta, self.task)
 
-    def hessian(self, theta) -> np.ndarray:
+    def hessian(self, theta, free=None) -> np.ndarray:
+        """Exact ∇²_θ𝓛 (all entries; ``free`` is accepted and not needed: one evaluation gives all)."""
         return reduced.hessian(theta, self.task)
 
     def metric(self) -> np.ndarray:
