@@ -48,15 +48,40 @@ def _check_uniform_size(N: int, query: str) -> None:
                          f"alpha3, beta2, gamma3 are nonzero (O(N²) per evaluation), got {N}")
 
 
+class _Effective:
+    """φ = J θ, the kernels' 12 effective variables from the 19 pseudo-parameters, and back
+    (∇_θ = Jᵀ ∇_φ, ∇²_θ = Jᵀ ∇²_φ J), by indexing: J is a 0/1 matrix with one 1 per column at
+    most (declared by the derivation, ``_loss_kernels.EFFECTIVE``), so no BLAS call (and no BLAS
+    thread) is involved."""
+
+    def __init__(self, effective):
+        self.n = len(effective)
+        self.pos = np.full(19, -1)                      # effective variable of each θ entry (−1: none)
+        for i, (_, parts) in enumerate(effective):
+            self.pos[list(parts)] = i
+        self.live = np.flatnonzero(self.pos >= 0)
+
+    def phi(self, theta):
+        out = np.zeros(self.n)
+        np.add.at(out, self.pos[self.live], theta[self.live])
+        return out
+
+    def grad(self, g):
+        out = np.zeros(19)
+        out[self.live] = g[self.pos[self.live]]
+        return out
+
+    def hess(self, h):
+        out = np.zeros((19, 19))
+        out[np.ix_(self.live, self.live)] = h[np.ix_(self.pos[self.live], self.pos[self.live])]
+        return out
+
+
 @lru_cache(maxsize=1)
 def _effective():
-    """(generated kernels, J): φ = J θ maps the 19 pseudo-parameters to the kernels' 12 effective
-    variables (the map is declared by the derivation, in ``_loss_kernels.EFFECTIVE``)."""
+    """(generated kernels, the map between θ and the kernels' effective variables)."""
     from . import _loss_kernels
-    J = np.zeros((len(_loss_kernels.EFFECTIVE), 19))
-    for i, (_, parts) in enumerate(_loss_kernels.EFFECTIVE):
-        J[i, list(parts)] = 1.0
-    return _loss_kernels, J
+    return _loss_kernels, _Effective(_loss_kernels.EFFECTIVE)
 
 
 def _head_alone(theta) -> bool:
@@ -66,13 +91,13 @@ def _head_alone(theta) -> bool:
 def loss(theta, N: int, query: str = "last") -> float:
     """Exact population loss 𝓛(θ) (SPEC-paper §2; ½ E‖ŷ − y_q‖², 𝓛(0) = ½)."""
     theta = check_vector("theta", theta, 19)
-    kernels, J = _effective()
+    kernels, eff = _effective()
     if query == "uniform" and _head_alone(theta):
         with _compile.first_call("the paper uniform-query head kernel"):
             return float(kernels.uniform3_val(np.ascontiguousarray(theta[HEAD_INDEX]), int(N)))
     _check_uniform_size(N, query)
     with _compile.first_call("the paper loss kernel"):
-        return float(kernels.loss19_val(J @ theta, int(N), _queries(N, query)))
+        return float(kernels.loss19_val(eff.phi(theta), int(N), _queries(N, query)))
 
 
 _ALL = np.arange(19)
@@ -102,7 +127,7 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
         keep = np.zeros(19, dtype=bool)
         keep[idx] = True
         return float(val[0]), np.where(keep, grad, 0.0)
-    kernels, J = _effective()
+    kernels, eff = _effective()
     if query == "uniform" and _head_only(idx.tobytes()) and _head_alone(theta):
         g3 = np.zeros(3)
         with _compile.first_call("the paper uniform-query head kernel"):
@@ -110,10 +135,10 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
         grad[HEAD_INDEX] = g3
         return float(value), np.where(np.isin(np.arange(19), idx), grad, 0.0)
     _check_uniform_size(N, query)
-    g = np.zeros(J.shape[0])
+    g = np.zeros(eff.n)
     with _compile.first_call("the paper gradient kernel"):
-        value = kernels.loss19_jac(J @ theta, int(N), _queries(N, query), g)
-    grad[idx] = (J.T @ g)[idx]
+        value = kernels.loss19_jac(eff.phi(theta), int(N), _queries(N, query), g)
+    grad[idx] = eff.grad(g)[idx]
     return float(value), grad
 
 
@@ -128,7 +153,7 @@ def hessian(theta, N: int, query: str = "last", free=None) -> np.ndarray:
     1e-16 at θ of order 1)."""
     theta = check_vector("theta", theta, 19)
     idx = _ALL if free is None else np.asarray(free)
-    kernels, J = _effective()
+    kernels, eff = _effective()
     H = np.zeros((19, 19))
     head = np.ix_(HEAD_INDEX, HEAD_INDEX)
     if _head_only(idx.tobytes()) and _head_alone(theta):
@@ -144,9 +169,9 @@ def hessian(theta, N: int, query: str = "last", free=None) -> np.ndarray:
         H[head] = h3
     else:
         _check_uniform_size(N, query)
-        g, h = np.zeros(J.shape[0]), np.zeros((J.shape[0], J.shape[0]))
+        g, h = np.zeros(eff.n), np.zeros((eff.n, eff.n))
         with _compile.first_call("the paper Hessian kernel"):
-            kernels.loss19_hess(J @ theta, int(N), _queries(N, query), g, h)
-        H = J.T @ h @ J
+            kernels.loss19_hess(eff.phi(theta), int(N), _queries(N, query), g, h)
+        H = eff.hess(h)
     keep = np.isin(np.arange(19), idx)
     return np.where(keep[:, None] & keep[None, :], H, 0.0)
