@@ -53,8 +53,7 @@ def test_three_parameter_closed_form_equals_the_reduced_loss():
     import gradflow as gf
     loss, ay, D = derive.three_parameter_loss()
     i, m = sp.symbols("i m", positive=True, integer=True)
-    Lsym = sp.Symbol("L", positive=True, integer=True)
-    a3, b2, g3 = derive.alpha[2], derive.beta[1], derive.gamma[2]
+    a3, b2 = derive.alpha[2], derive.beta[1]
     for N, L, vals in ((3, 4, (0.7, 2.0, 1.5)), (5, 9, (-0.4, 3.0, 4.0))):
         sig = 1 / (1 + sp.exp(-vals[0]))
         ay_num = ay.subs(sp.Function("sigma")(a3), sig).subs({a3: vals[0], b2: vals[1], derive.N: N})

@@ -110,14 +110,13 @@ def limit_flow(G0: float, B0: float, tau0: float, tau1: float, N: float | None =
     With ``stop_at_half_log_N`` (needs N), stop where the model's loss reaches ½ ln N and
     return its τ as ``sol.tau_emergence`` (NaN if not reached by τ1). Returns SciPy's
     solution with dense output."""
-    event = None
-    if stop_at_half_log_N:
-        if N is None:
-            raise ValueError("N is required with stop_at_half_log_N")
+    if stop_at_half_log_N and N is None:
+        raise ValueError("N is required with stop_at_half_log_N")
 
-        def event(t, y):
-            return loss_model(y[0], y[1], N) + 0.5 * np.log(N)
-        event.terminal = True
+    def half_log_N(t, y):
+        return loss_model(y[0], y[1], N) + 0.5 * np.log(N)
+    half_log_N.terminal = True
+    event = half_log_N if stop_at_half_log_N else None
     sol = solve_ivp(lambda t, y: -model_gradient(y[0], y[1], N), (tau0, tau1), [G0, B0], rtol=rtol,
                     atol=1e-9, dense_output=True, events=event)
     sol.tau_emergence = float(sol.t_events[0][0]) if event is not None and sol.t_events[0].size else float("nan")
