@@ -6,7 +6,7 @@ derived constants (derivations/paper/).
 The solves run through :func:`gradflow.sweep` into the store ``<out>/theorem2_store/`` (one JSON
 file per run; an interrupted study resumes, a finished one is redrawn without solving) on the local
 workers (``--workers``, default 2). Writes ``<out>/theorem2.json``, ``.md`` and ``theorem2.png``.
-Run: ``python benchmarks/paper/theorem2.py [--n-max 4096] [--workers K] [--figures-only]``.
+Run: ``python benchmarks/paper/theorem2.py [--n-max 65536] [--workers K] [--figures-only]``.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def figure(data, out: Path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-max", type=int, default=4096)
+    p.add_argument("--n-max", type=int, default=65536)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "paper")
     p.add_argument("--workers", type=int, default=2, help="local worker processes")
     p.add_argument("--figures-only", action="store_true", help="redraw from <out>/theorem2.json")
