@@ -1,9 +1,16 @@
 """SymPy expressions -> Numba kernels: the code generator every system's derivation uses.
 
-:func:`kernel` prints one ``@njit(cache=True)`` function that writes the values of a list of
-expressions and, at level ``"jac"`` or ``"hess"``, their first and second derivatives in a list
-of variables, after common-subexpression elimination. Only structurally non-zero entries are
-written, so the caller passes zeroed output arrays.
+* :func:`kernel` prints one ``@njit(cache=True)`` function that writes the values of a list of
+  closed-form expressions and, at level ``"jac"`` or ``"hess"``, their first and second
+  derivatives in a list of variables, after common-subexpression elimination. Only structurally
+  non-zero entries are written, so the caller passes zeroed output arrays.
+* For a loss that is a sum with a symbolic number of terms (a kernel loops over them),
+  :func:`forward` prints the statements that add one summand and its derivatives to running sums:
+  SymPy derives the summand's partials in its *primitives* (:class:`Dense` quantities whose
+  derivatives live in arrays, :class:`Single` ones that depend on one variable) and
+  :data:`FORWARD_HELPERS` multiply them into the arrays (second-order forward mode).
+  :class:`Chain` differentiates through symbols with closed-form derivatives, :func:`block` prints
+  statements after common-subexpression elimination, :func:`code` one expression.
 """
 
 from __future__ import annotations
@@ -195,37 +202,23 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
     return lines + out
 
 class Chain:
-    """Total derivatives in ``variables`` of expressions whose other symbols are either *known*
-    (a symbol with its first derivatives given as expressions, closed under differentiation: e.g. a
-    softmax weight a with ∂a/∂α = a(1 − a)) or *accumulators* (a running sum whose derivatives are
-    held in arrays by the kernel (given as symbols or names), printed as ``d{name}[i]`` and ``dd{name}[i, l]`` with i ≤ l).
+    """Total derivatives in ``variables`` of expressions that also contain *known* symbols: a
+    symbol standing for a function of the variables whose first derivatives are given as
+    expressions closed under differentiation (e.g. a softmax weight a with ∂a/∂α = a(1 − a)). The
+    kernels compute such a symbol once and SymPy never expands it."""
 
-    This is how a loss with a symbolic length (sums over j = 1 … N) becomes a kernel: SymPy
-    differentiates each summand through the chain rule, and the kernel loops over j."""
-
-    def __init__(self, variables, known=None, accumulators=()):
+    def __init__(self, variables, known=None):
         self.variables = tuple(variables)
         self.known = {s: dict(rule) for s, rule in (known or {}).items()}
-        n = len(self.variables)
-        accumulators = [sp.Symbol(a, real=True) if isinstance(a, str) else a for a in accumulators]
-        self.d = {a: [sp.Symbol(f"d{a}[{i}]", real=True) for i in range(n)] for a in accumulators}
-        self.dd = {a: {(i, l): sp.Symbol(f"dd{a}[{i}, {l}]", real=True) for i in range(n) for l in range(i, n)}
-                   for a in accumulators}
 
     def diff(self, expr, i: int):
-        """d expr / d variables[i], every dependence followed."""
+        """d expr / d variables[i], through every known symbol."""
         v = self.variables[i]
         out = sp.diff(expr, v)
         free = expr.free_symbols
         for s, rule in self.known.items():
             if s in free and v in rule:
                 out += sp.diff(expr, s) * rule[v]
-        for a, ds in self.d.items():
-            if a in free:
-                out += sp.diff(expr, a) * ds[i]
-            for m, dm in enumerate(ds):
-                if dm in free:
-                    out += sp.diff(expr, dm) * self.dd[a][min(m, i), max(m, i)]
         return out
 
 

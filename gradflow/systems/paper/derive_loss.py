@@ -17,12 +17,16 @@ A = E/Z with E(x_j) = e^{s_x(j) − top}, E(y_j) = e^{s_y(j) − top}, Z = Σ_{j
 f_j = E(x_j) c_j + E(y_j) b_j. Every summand is a closed form in (θ, j, N, eq, after): N and j stay
 symbols and the kernels loop over j, so one derivation serves every N and both query laws.
 
-How the derivatives are derived: :class:`gradflow.codegen.Chain` differentiates each summand
-through the layer-1 quantities inv = 1/Z_q, rm1 = (ρ − 1)/Z_q, a_j, b_j, whose derivatives are
-closed forms in themselves (verified below from their definitions with N and j symbolic), and
-through the accumulators Z and F, whose derivatives the kernels carry in arrays (dZ, ddZ, dF, ddF).
-Three sweeps per query: the largest score (the softmax shift ``top``, a constant to SymPy: the loss
-does not depend on it), Z with its derivatives, then k = N … 1 adding σ_k before f_k joins F.
+How the derivatives are derived: the summands are written in their *primitives*: the scores
+sx, sy and the running sums Z, F (derivatives held in arrays by the kernels), the layer-1
+quantities inv = 1/Z_q, rm1 = (ρ − 1)/Z_q, a_j, b_j (each a function of one variable, with
+derivatives closed in themselves, verified below from their definitions with N and j symbolic)
+and the variables. SymPy derives each summand's partials in its primitives and the scores'
+derivatives in the variables (:class:`gradflow.codegen.Chain`); :func:`gradflow.codegen.forward`
+multiplies them into the arrays. Three sweeps per query: the largest score (the softmax shift
+``top``, a constant to SymPy: the loss does not depend on it), Z with its derivatives, then
+k = N … 1 adding σ_k before f_k joins F. The uniform query's head kernel (:func:`uniform_head`)
+is derived the same way, O(N) for all N queries.
 
 The loss depends on the 19 pseudo-parameters through 12 effective ones (α2 and β5 … β8 never
 enter; β3, β9 and β4, β11 only as sums): :data:`EFFECTIVE` maps them back.
