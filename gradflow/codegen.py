@@ -8,7 +8,7 @@
   :func:`forward` prints the statements that add one summand and its derivatives to running sums:
   SymPy derives the summand's partials in its *primitives* (:class:`Dense` quantities whose
   derivatives live in arrays, :class:`Single` ones that depend on one variable) and
-  :data:`FORWARD_HELPERS` multiply them into the arrays (second-order forward mode).
+  the compiled helpers of :mod:`gradflow._forward` multiply them into the arrays (second-order forward mode).
   :class:`Chain` differentiates through symbols with closed-form derivatives, :func:`block` prints
   statements after common-subexpression elimination, :func:`code` one expression.
 """
@@ -99,50 +99,8 @@ class Single:
     dd: str
 
 
-#: helpers the forward-mode statements call (emitted once per generated module)
-FORWARD_HELPERS = '''
-
-@njit(cache=True, nogil=True)
-def _axpy(y, c, x, m):
-    """y[:m] += c·x[:m]."""
-    for i in range(m):
-        y[i] += c * x[i]
-
-
-@njit(cache=True, nogil=True)
-def _axpy2(Y, c, X, m):
-    """Y[:m, :m] += c·X[:m, :m]."""
-    for i in range(m):
-        for l in range(m):
-            Y[i, l] += c * X[i, l]
-
-
-@njit(cache=True, nogil=True)
-def _outer1(H, c, u, m):
-    """H[:m, :m] += c·u uᵀ."""
-    for i in range(m):
-        cu = c * u[i]
-        for l in range(m):
-            H[i, l] += cu * u[l]
-
-
-@njit(cache=True, nogil=True)
-def _outer2(H, c, u, v, m):
-    """H[:m, :m] += c·(u vᵀ + v uᵀ)."""
-    for i in range(m):
-        cu = c * u[i]
-        cv = c * v[i]
-        for l in range(m):
-            H[i, l] += cu * v[l] + cv * u[l]
-
-
-@njit(cache=True, nogil=True)
-def _cross(H, c, u, k, m):
-    """H += c·(u e_kᵀ + e_k uᵀ), u supported on its first m entries."""
-    for i in range(m):
-        H[i, k] += c * u[i]
-        H[k, i] += c * u[i]
-'''
+#: the import a generated module needs for the statements of :func:`forward`
+FORWARD_IMPORT = "from gradflow._forward import axpy, axpy2, cross, outer1, outer2  # noqa: F401"
 
 
 def forward(expr, level: str, primitives, value: str, grad: str, hess: str, prefix: str, indent: int) -> list[str]:
@@ -153,7 +111,7 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
         ∇e = Σ_u e_u ∇u,   ∇²e = Σ_u e_u ∇²u + Σ_{u,v} e_uv ∇u ∇vᵀ,
 
     with the partials e_u, e_uv derived by SymPy (common subexpressions shared) and the products
-    with the primitives' derivatives done by :data:`FORWARD_HELPERS` (outer products only for pairs
+    with the primitives' derivatives done by the compiled helpers of :mod:`gradflow._forward` (outer products only for pairs
     of dense primitives, single entries otherwise). Structurally zero partials emit nothing."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -178,9 +136,9 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
         c = names[k]
         k += 1
         if isinstance(p, Dense):
-            out.append(f"{pad}_axpy({grad}, {c}, {p.d}, {p.size})")
+            out.append(f"{pad}axpy({grad}, {c}, {p.d}, {p.size})")
             if level == "hess":
-                out.append(f"{pad}_axpy2({hess}, {c}, {p.dd}, {p.size})")
+                out.append(f"{pad}axpy2({hess}, {c}, {p.dd}, {p.size})")
         else:
             out.append(f"{pad}{grad}[{p.index}] += {c} * {p.d}")
             if level == "hess" and p.dd != "0.0":
@@ -190,10 +148,10 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
         k += 1
         if isinstance(p, Dense) and isinstance(q, Dense):
             m = max(p.size, q.size)
-            out.append(f"{pad}_outer1({hess}, {c}, {p.d}, {m})" if p == q else f"{pad}_outer2({hess}, {c}, {p.d}, {q.d}, {m})")
+            out.append(f"{pad}outer1({hess}, {c}, {p.d}, {m})" if p == q else f"{pad}outer2({hess}, {c}, {p.d}, {q.d}, {m})")
         elif isinstance(p, Dense) or isinstance(q, Dense):
             dense, single = (p, q) if isinstance(p, Dense) else (q, p)
-            out.append(f"{pad}_cross({hess}, {c} * {single.d}, {dense.d}, {single.index}, {dense.size})")
+            out.append(f"{pad}cross({hess}, {c} * {single.d}, {dense.d}, {single.index}, {dense.size})")
         elif p == q:
             out.append(f"{pad}{hess}[{p.index}, {p.index}] += {c} * {p.d} * {p.d}")
         else:

@@ -5,9 +5,8 @@ import math
 
 import numpy as np
 import sympy as sp
-from numba import njit
-
-from gradflow.codegen import FORWARD_HELPERS, Dense, Single, forward
+from gradflow import _forward
+from gradflow.codegen import Dense, Single, forward
 
 
 def _compiled(level):
@@ -18,8 +17,7 @@ def _compiled(level):
     body = forward(e, level, prims, "val", "g", "H", "t", 4)
     src = ("def f(x0, x1, x2, U, V, du, ddu, dv, ddv, g, H):\n    val = 0.0\n" + "\n".join(body)
            + "\n    return val\n")
-    namespace = {"math": math, "np": np, "njit": njit}
-    exec(FORWARD_HELPERS.replace("cache=True, ", ""), namespace)     # no file to cache them in
+    namespace = {"math": math, "np": np, **{k: getattr(_forward, k) for k in ("axpy", "axpy2", "cross", "outer1", "outer2")}}
     exec(src, namespace)
     # the composite: U = sin(x0)·x1 (depends on x0, x1: dense, size 2), V = exp(x2) (x2 only)
     X = sp.symbols("x0 x1 x2", real=True)

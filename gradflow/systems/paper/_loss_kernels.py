@@ -8,51 +8,10 @@ import math
 import numpy as np
 from numba import njit
 
+from gradflow._forward import axpy, axpy2, cross, outer1, outer2  # noqa: F401
+
 #: effective variable -> the pseudo-parameters it sums
 EFFECTIVE = (('alpha1', (0,)), ('alpha3', (2,)), ('beta1', (3,)), ('beta2', (4,)), ('beta39', (5, 11)), ('beta10', (12,)), ('beta411', (6, 13)), ('beta12', (14,)), ('gamma1', (15,)), ('gamma2', (16,)), ('gamma3', (17,)), ('gamma4', (18,)))
-
-
-@njit(cache=True, nogil=True)
-def _axpy(y, c, x, m):
-    """y[:m] += c·x[:m]."""
-    for i in range(m):
-        y[i] += c * x[i]
-
-
-@njit(cache=True, nogil=True)
-def _axpy2(Y, c, X, m):
-    """Y[:m, :m] += c·X[:m, :m]."""
-    for i in range(m):
-        for l in range(m):
-            Y[i, l] += c * X[i, l]
-
-
-@njit(cache=True, nogil=True)
-def _outer1(H, c, u, m):
-    """H[:m, :m] += c·u uᵀ."""
-    for i in range(m):
-        cu = c * u[i]
-        for l in range(m):
-            H[i, l] += cu * u[l]
-
-
-@njit(cache=True, nogil=True)
-def _outer2(H, c, u, v, m):
-    """H[:m, :m] += c·(u vᵀ + v uᵀ)."""
-    for i in range(m):
-        cu = c * u[i]
-        cv = c * v[i]
-        for l in range(m):
-            H[i, l] += cu * v[l] + cv * u[l]
-
-
-@njit(cache=True, nogil=True)
-def _cross(H, c, u, k, m):
-    """H += c·(u e_kᵀ + e_k uᵀ), u supported on its first m entries."""
-    for i in range(m):
-        H[i, k] += c * u[i]
-        H[k, i] += c * u[i]
-
 
 
 @njit(cache=True, nogil=True)
@@ -306,8 +265,8 @@ def loss19_jac(phi, N, queries, grad):
             zc1 = z1
             zc2 = z2
             Z += zc0
-            _axpy(dZ, zc1, dsx, 8)
-            _axpy(dZ, zc2, dsy, 8)
+            axpy(dZ, zc1, dsx, 8)
+            axpy(dZ, zc2, dsy, 8)
         F = 0.0
         dF[:] = 0.0
         part = 0.0
@@ -355,10 +314,10 @@ def loss19_jac(phi, N, queries, grad):
             rc10 = r1*r11*r16 - r17*r6 + 2*r6*r8
             rc11 = r15*(2*r14 + r28) - r17*r2 + r28*r8
             part += rc0
-            _axpy(grad, rc1, dsx, 8)
-            _axpy(grad, rc2, dsy, 8)
-            _axpy(grad, rc3, dZ, 8)
-            _axpy(grad, rc4, dF, 8)
+            axpy(grad, rc1, dsx, 8)
+            axpy(grad, rc2, dsy, 8)
+            axpy(grad, rc3, dZ, 8)
+            axpy(grad, rc4, dF, 8)
             grad[1] += rc5 * da
             grad[0] += rc6 * dinv
             grad[0] += rc7 * drm1
@@ -375,8 +334,8 @@ def loss19_jac(phi, N, queries, grad):
             fc2 = f2
             fc3 = f1
             F += fc0
-            _axpy(dF, fc1, dsx, 8)
-            _axpy(dF, fc2, dsy, 8)
+            axpy(dF, fc1, dsx, 8)
+            axpy(dF, fc2, dsy, 8)
             dF[1] += fc3 * db
         total += 0.5 * (1.0 + part)
     w = 1.0 / queries.shape[0]
@@ -439,12 +398,12 @@ def loss19_hess(phi, N, queries, grad, hess):
             zc3 = z1
             zc4 = z2
             Z += zc0
-            _axpy(dZ, zc1, dsx, 8)
-            _axpy2(ddZ, zc1, ddsx, 8)
-            _axpy(dZ, zc2, dsy, 8)
-            _axpy2(ddZ, zc2, ddsy, 8)
-            _outer1(ddZ, zc3, dsx, 8)
-            _outer1(ddZ, zc4, dsy, 8)
+            axpy(dZ, zc1, dsx, 8)
+            axpy2(ddZ, zc1, ddsx, 8)
+            axpy(dZ, zc2, dsy, 8)
+            axpy2(ddZ, zc2, ddsy, 8)
+            outer1(ddZ, zc3, dsx, 8)
+            outer1(ddZ, zc4, dsy, 8)
         F = 0.0
         dF[:] = 0.0
         ddF[:] = 0.0
@@ -619,14 +578,14 @@ def loss19_hess(phi, N, queries, grad, hess):
             rc76 = 2*r19*r51 + r5*r76
             rc77 = F**2*r60 + r19*r57
             part += rc0
-            _axpy(grad, rc1, dsx, 8)
-            _axpy2(hess, rc1, ddsx, 8)
-            _axpy(grad, rc2, dsy, 8)
-            _axpy2(hess, rc2, ddsy, 8)
-            _axpy(grad, rc3, dZ, 8)
-            _axpy2(hess, rc3, ddZ, 8)
-            _axpy(grad, rc4, dF, 8)
-            _axpy2(hess, rc4, ddF, 8)
+            axpy(grad, rc1, dsx, 8)
+            axpy2(hess, rc1, ddsx, 8)
+            axpy(grad, rc2, dsy, 8)
+            axpy2(hess, rc2, ddsy, 8)
+            axpy(grad, rc3, dZ, 8)
+            axpy2(hess, rc3, ddZ, 8)
+            axpy(grad, rc4, dF, 8)
+            axpy2(hess, rc4, ddF, 8)
             grad[1] += rc5 * da
             hess[1, 1] += rc5 * dda
             grad[0] += rc6 * dinv
@@ -637,44 +596,44 @@ def loss19_hess(phi, N, queries, grad, hess):
             grad[9] += rc9 * 1.0
             grad[10] += rc10 * 1.0
             grad[11] += rc11 * 1.0
-            _outer1(hess, rc12, dsx, 8)
-            _outer2(hess, rc13, dsx, dsy, 8)
-            _outer2(hess, rc14, dsx, dZ, 8)
-            _outer2(hess, rc15, dsx, dF, 8)
-            _cross(hess, rc16 * da, dsx, 1, 8)
-            _cross(hess, rc17 * dinv, dsx, 0, 8)
-            _cross(hess, rc18 * drm1, dsx, 0, 8)
-            _cross(hess, rc19 * 1.0, dsx, 8, 8)
-            _cross(hess, rc20 * 1.0, dsx, 9, 8)
-            _cross(hess, rc21 * 1.0, dsx, 10, 8)
-            _cross(hess, rc22 * 1.0, dsx, 11, 8)
-            _outer1(hess, rc23, dsy, 8)
-            _outer2(hess, rc24, dsy, dZ, 8)
-            _outer2(hess, rc25, dsy, dF, 8)
-            _cross(hess, rc26 * da, dsy, 1, 8)
-            _cross(hess, rc27 * dinv, dsy, 0, 8)
-            _cross(hess, rc28 * drm1, dsy, 0, 8)
-            _cross(hess, rc29 * 1.0, dsy, 8, 8)
-            _cross(hess, rc30 * 1.0, dsy, 9, 8)
-            _cross(hess, rc31 * 1.0, dsy, 10, 8)
-            _cross(hess, rc32 * 1.0, dsy, 11, 8)
-            _outer1(hess, rc33, dZ, 8)
-            _outer2(hess, rc34, dZ, dF, 8)
-            _cross(hess, rc35 * da, dZ, 1, 8)
-            _cross(hess, rc36 * dinv, dZ, 0, 8)
-            _cross(hess, rc37 * drm1, dZ, 0, 8)
-            _cross(hess, rc38 * 1.0, dZ, 8, 8)
-            _cross(hess, rc39 * 1.0, dZ, 9, 8)
-            _cross(hess, rc40 * 1.0, dZ, 10, 8)
-            _cross(hess, rc41 * 1.0, dZ, 11, 8)
-            _outer1(hess, rc42, dF, 8)
-            _cross(hess, rc43 * da, dF, 1, 8)
-            _cross(hess, rc44 * dinv, dF, 0, 8)
-            _cross(hess, rc45 * drm1, dF, 0, 8)
-            _cross(hess, rc46 * 1.0, dF, 8, 8)
-            _cross(hess, rc47 * 1.0, dF, 9, 8)
-            _cross(hess, rc48 * 1.0, dF, 10, 8)
-            _cross(hess, rc49 * 1.0, dF, 11, 8)
+            outer1(hess, rc12, dsx, 8)
+            outer2(hess, rc13, dsx, dsy, 8)
+            outer2(hess, rc14, dsx, dZ, 8)
+            outer2(hess, rc15, dsx, dF, 8)
+            cross(hess, rc16 * da, dsx, 1, 8)
+            cross(hess, rc17 * dinv, dsx, 0, 8)
+            cross(hess, rc18 * drm1, dsx, 0, 8)
+            cross(hess, rc19 * 1.0, dsx, 8, 8)
+            cross(hess, rc20 * 1.0, dsx, 9, 8)
+            cross(hess, rc21 * 1.0, dsx, 10, 8)
+            cross(hess, rc22 * 1.0, dsx, 11, 8)
+            outer1(hess, rc23, dsy, 8)
+            outer2(hess, rc24, dsy, dZ, 8)
+            outer2(hess, rc25, dsy, dF, 8)
+            cross(hess, rc26 * da, dsy, 1, 8)
+            cross(hess, rc27 * dinv, dsy, 0, 8)
+            cross(hess, rc28 * drm1, dsy, 0, 8)
+            cross(hess, rc29 * 1.0, dsy, 8, 8)
+            cross(hess, rc30 * 1.0, dsy, 9, 8)
+            cross(hess, rc31 * 1.0, dsy, 10, 8)
+            cross(hess, rc32 * 1.0, dsy, 11, 8)
+            outer1(hess, rc33, dZ, 8)
+            outer2(hess, rc34, dZ, dF, 8)
+            cross(hess, rc35 * da, dZ, 1, 8)
+            cross(hess, rc36 * dinv, dZ, 0, 8)
+            cross(hess, rc37 * drm1, dZ, 0, 8)
+            cross(hess, rc38 * 1.0, dZ, 8, 8)
+            cross(hess, rc39 * 1.0, dZ, 9, 8)
+            cross(hess, rc40 * 1.0, dZ, 10, 8)
+            cross(hess, rc41 * 1.0, dZ, 11, 8)
+            outer1(hess, rc42, dF, 8)
+            cross(hess, rc43 * da, dF, 1, 8)
+            cross(hess, rc44 * dinv, dF, 0, 8)
+            cross(hess, rc45 * drm1, dF, 0, 8)
+            cross(hess, rc46 * 1.0, dF, 8, 8)
+            cross(hess, rc47 * 1.0, dF, 9, 8)
+            cross(hess, rc48 * 1.0, dF, 10, 8)
+            cross(hess, rc49 * 1.0, dF, 11, 8)
             hess[1, 1] += rc50 * da * da
             hess[1, 0] += rc51 * da * dinv
             hess[0, 1] += rc51 * da * dinv
@@ -736,15 +695,15 @@ def loss19_hess(phi, N, queries, grad, hess):
             fc5 = f2
             fc6 = f1
             F += fc0
-            _axpy(dF, fc1, dsx, 8)
-            _axpy2(ddF, fc1, ddsx, 8)
-            _axpy(dF, fc2, dsy, 8)
-            _axpy2(ddF, fc2, ddsy, 8)
+            axpy(dF, fc1, dsx, 8)
+            axpy2(ddF, fc1, ddsx, 8)
+            axpy(dF, fc2, dsy, 8)
+            axpy2(ddF, fc2, ddsy, 8)
             dF[1] += fc3 * db
             ddF[1, 1] += fc3 * ddb
-            _outer1(ddF, fc4, dsx, 8)
-            _outer1(ddF, fc5, dsy, 8)
-            _cross(ddF, fc6 * db, dsy, 1, 8)
+            outer1(ddF, fc4, dsx, 8)
+            outer1(ddF, fc5, dsy, 8)
+            cross(ddF, fc6 * db, dsy, 1, 8)
         total += 0.5 * (1.0 + part)
     w = 1.0 / queries.shape[0]
     grad *= 0.5 * w
@@ -847,8 +806,8 @@ def uniform3_jac(phi, N, grad):
         qc4 = -a*q19 - a*q5 + q16*q20 + q18*q20
         qc5 = gamma3*q12 - q4
         total += qc0
-        _axpy(grad, qc1, dS1, 2)
-        _axpy(grad, qc2, dS2, 2)
+        axpy(grad, qc1, dS1, 2)
+        axpy(grad, qc2, dS2, 2)
         grad[0] += qc3 * da
         grad[1] += qc4 * 1.0
         grad[2] += qc5 * 1.0
@@ -975,22 +934,22 @@ def uniform3_hess(phi, N, grad, hess):
         qc18 = a*q21 - a*q39 - a*q4 + 2*q25
         qc19 = q12
         total += qc0
-        _axpy(grad, qc1, dS1, 2)
-        _axpy2(hess, qc1, ddS1, 2)
-        _axpy(grad, qc2, dS2, 2)
-        _axpy2(hess, qc2, ddS2, 2)
+        axpy(grad, qc1, dS1, 2)
+        axpy2(hess, qc1, ddS1, 2)
+        axpy(grad, qc2, dS2, 2)
+        axpy2(hess, qc2, ddS2, 2)
         grad[0] += qc3 * da
         hess[0, 0] += qc3 * dda
         grad[1] += qc4 * 1.0
         grad[2] += qc5 * 1.0
-        _outer1(hess, qc6, dS1, 2)
-        _outer2(hess, qc7, dS1, dS2, 2)
-        _cross(hess, qc8 * da, dS1, 0, 2)
-        _cross(hess, qc9 * 1.0, dS1, 1, 2)
-        _cross(hess, qc10 * 1.0, dS1, 2, 2)
-        _cross(hess, qc11 * da, dS2, 0, 2)
-        _cross(hess, qc12 * 1.0, dS2, 1, 2)
-        _cross(hess, qc13 * 1.0, dS2, 2, 2)
+        outer1(hess, qc6, dS1, 2)
+        outer2(hess, qc7, dS1, dS2, 2)
+        cross(hess, qc8 * da, dS1, 0, 2)
+        cross(hess, qc9 * 1.0, dS1, 1, 2)
+        cross(hess, qc10 * 1.0, dS1, 2, 2)
+        cross(hess, qc11 * da, dS2, 0, 2)
+        cross(hess, qc12 * 1.0, dS2, 1, 2)
+        cross(hess, qc13 * 1.0, dS2, 2, 2)
         hess[0, 0] += qc14 * da * da
         hess[0, 1] += qc15 * da * 1.0
         hess[1, 0] += qc15 * da * 1.0
