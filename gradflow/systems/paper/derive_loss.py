@@ -339,6 +339,13 @@ def loss_markdown() -> str:
             f"$$ \\zeta_j = {lx(s['zeta'])} $$", "", f"$$ f_j = {lx(s['f'])} $$", "",
             f"$$ X_k = {lx(s['X'])} $$", "", f"$$ Y_k = {lx(s['Y'])} $$", "",
             "$$ \\sigma_k = X_k^2 + Y_k^2 - 2\\,\\mathrm{eq}\\,Y_k $$", ""]
+    loss_j, add1, add2, _ = uniform_head()
+    out += ["## The uniform query's head (only α3, β2, γ3 nonzero), O(N) for all queries", "",
+            "Queries j = N … 1; key j joins the suffix sums after query j is taken; M is the sums' running "
+            "shift, T = max(0, β2 a_j, M) the query's own, n0 = 2j − 1 the keys with score 0:", "",
+            f"$$ \\mathrm{{loss}}_j = {sp.latex(loss_j)} $$", "",
+            f"$$ \\Delta S_1 = {sp.latex(add1)}, \\quad \\Delta S_2 = {sp.latex(add2)} $$", "",
+            "$$ \\mathcal{L} = \\frac{1}{N} \\sum_{j=1}^{N} \\mathrm{loss}_j $$", ""]
     return "\n".join(out) + "\n"
 
 
