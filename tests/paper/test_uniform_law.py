@@ -43,3 +43,10 @@ def test_the_l_flow_predicts_the_solved_times(offsets):
         C, d = offsets[name]
         assert abs(C / measured - 1) > 0.05                       # the correction matters at this N
         assert C / (1 + d / L) == pytest.approx(measured, rel=3e-3)
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="^level must be a finite number > 0, got 0.0"):
+        uniform_law.offsets(0.0)
+    with pytest.raises(ValueError, match="^L must be a finite number > 0, got -1.0"):
+        uniform_law.finite_L_times(-1.0)

@@ -27,6 +27,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.special import digamma
 
+from ..._validate import check_positive
+
 #: terms of the sums over queries before the tail estimate
 Q_TERMS = 200_000
 _q = np.arange(1, Q_TERMS + 1, dtype=float)
@@ -43,6 +45,8 @@ def corrections(beta: float, sigma: float) -> tuple[float, float]:
 
 def finite_L_times(L: float, level: float = 0.5) -> dict:
     """s at which β2 and α3 reach ``level`` in the L-flow: T ≈ s·N²/ln N with L = ln N."""
+    L, level = check_positive("L", L), check_positive("level", level)
+
     def rhs(_, y):
         beta, alpha = y
         sigma = np.exp(alpha)
@@ -64,6 +68,8 @@ def offsets(level: float = 0.5) -> dict:
     Along the leading path (β = β2, α = β²/2 + α1/L, f = e^{β²/2}/4, g = B_β/2, h = B_α/2):
     dα1/dβ = β(h − g)/f, ds0/dβ = 1/f, ds1/dβ = −(α1 + g/f)/f. β2 reaches the level at β = level;
     α3 at β_c = √(2·level), shifted by −α1/(β_c L), which moves s by −α1/(β_c f)/L."""
+    level = check_positive("level", level)
+
     def rhs(beta, y):
         f = np.exp(beta ** 2 / 2) / 4
         b_beta, b_alpha = corrections(beta, 4 * f)
