@@ -7,9 +7,10 @@
 * For a loss that is a sum with a symbolic number of terms (a kernel loops over them),
   :func:`forward` prints the statements that add one summand and its derivatives to running sums:
   SymPy derives the summand's partials in its *primitives* (:class:`Dense` quantities whose
-  derivatives live in arrays, :class:`Single` ones that depend on one variable) and
-  the compiled helpers of :mod:`gradflow._forward` multiply them into the arrays (second-order forward mode).
-  :class:`Chain` differentiates through symbols with closed-form derivatives, :func:`block` prints
+  derivatives live in arrays, :class:`Single` ones that depend on one variable) and the compiled
+  helpers of :mod:`gradflow._forward` multiply them into the arrays (second-order forward mode);
+  :func:`reverse` prints the first-order reverse-mode statements instead (the partials added to
+  the primitives' adjoints, which the kernel carries back). :class:`Chain` differentiates through symbols with closed-form derivatives, :func:`block` prints
   statements after common-subexpression elimination, :func:`code` one expression.
 """
 
@@ -158,6 +159,41 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
             out.append(f"{pad}{hess}[{p.index}, {q.index}] += {c} * {p.d} * {q.d}")
             out.append(f"{pad}{hess}[{q.index}, {p.index}] += {c} * {p.d} * {q.d}")
     return lines + out
+
+def reverse(expr, primitives, value, grad: str, adjoints: dict, prefix: str, indent: int,
+            weight: str = "", also=(), substitute=None) -> list[str]:
+    """Statements that add ``expr`` to ``value`` (None: not wanted) and its partial derivatives,
+    times the upstream adjoint ``weight`` (code; "" for 1), to the adjoints of its primitives (first
+    order, reverse mode): to ``adjoints[symbol]`` (a code target) for a :class:`Dense` primitive,
+    to ``grad[index]`` times the primitive's derivative for a :class:`Single` one; the kernel then
+    carries each dense adjoint back through that primitive's own derivatives. ``also``: more
+    (target, op, expression) assignments computed with the same common subexpressions and
+    written last. ``substitute``: replacements applied after differentiation (e.g. a stored
+    e^{s − top} for the exponential). Structurally zero partials emit nothing."""
+    used = [p for p in primitives if p.symbol in expr.free_symbols]
+    first = [(p, sp.diff(expr, p.symbol)) for p in used]
+    first = [(p, d) for p, d in first if d != 0]
+    exprs = ([expr] if value is not None else []) + [d for _, d in first] + [e for _, _, e in also]
+    if substitute:
+        exprs = [sp.sympify(e).subs(substitute) for e in exprs]
+    names = [f"{prefix}c{k}" for k in range(len(exprs))]
+    lines = block([(n, "=", e) for n, e in zip(names, exprs)], prefix, indent)
+    pad = " " * indent
+    out, k = [], 0
+    if value is not None:
+        out.append(f"{pad}{value} += {names[0]}")
+        k = 1
+    scale = f"{weight} * " if weight else ""
+    for p, _ in first:
+        c = names[k]
+        k += 1
+        if isinstance(p, Dense):
+            out.append(f"{pad}{adjoints[p.symbol]} += {scale}{c}")
+        else:
+            out.append(f"{pad}{grad}[{p.index}] += {scale}{c} * {p.d}")
+    out += [f"{pad}{target} {op} {name}" for (target, op, _), name in zip(also, names[k:])]
+    return lines + out
+
 
 class Chain:
     """Total derivatives in ``variables`` of expressions that also contain *known* symbols: a

@@ -227,7 +227,7 @@ def loss19_val(phi, N, queries):
 
 @njit(cache=True, nogil=True)
 def loss19_jac(phi, N, queries, grad):
-    """𝓛 over ``queries`` (1-based) and ∇𝓛 into grad; O(N) per query."""
+    """𝓛 over ``queries`` (1-based) and ∇𝓛 into grad (reverse mode); O(N) per query."""
     alpha1 = phi[0]
     alpha3 = phi[1]
     gamma1 = phi[8]
@@ -241,12 +241,15 @@ def loss19_jac(phi, N, queries, grad):
     inv = math.exp(-m1)/((2*N - 1)*math.exp(-m1) + math.exp(alpha1 - m1))
     rm1 = (math.exp(alpha1 - m1) - math.exp(-m1))/((2*N - 1)*math.exp(-m1) + math.exp(alpha1 - m1))
     grad[:] = 0.0
-    dsx = np.zeros(12)
-    dsy = np.zeros(12)
-    dZ = np.zeros(12)
-    dF = np.zeros(12)
     dinv = inv*(-inv - rm1)
     drm1 = (1 - rm1)*(inv + rm1)
+    dsx = np.zeros(12)
+    dsy = np.zeros(12)
+    exs = np.empty(N)
+    eys = np.empty(N)
+    sxbar = np.empty(N)
+    sybar = np.empty(N)
+    Fbar = np.empty(N)
     total = 0.0
     for qi in range(queries.shape[0]):
         q = queries[qi]
@@ -255,69 +258,66 @@ def loss19_jac(phi, N, queries, grad):
             eq, after, c, a, b, sx, sy = _key_val(j, q, phi, inv, rm1, e3, e0)
             top = max(top, sx, sy)
         Z = 0.0
-        dZ[:] = 0.0
         for j in range(1, N + 1):
-            eq, after, c, a, b, sx, sy, da, db = _key_jac(j, q, phi, inv, rm1, e3, e0, dsx, dsy)
-            z0 = -top
-            z1 = math.exp(sx + z0)
-            z2 = math.exp(sy + z0)
-            zc0 = z1 + z2
-            zc1 = z1
-            zc2 = z2
-            Z += zc0
-            axpy(dZ, zc1, dsx, 8)
-            axpy(dZ, zc2, dsy, 8)
+            eq, after, c, a, b, sx, sy = _key_val(j, q, phi, inv, rm1, e3, e0)
+            exs[j - 1] = math.exp(sx - top)
+            eys[j - 1] = math.exp(sy - top)
+            Z += exs[j - 1] + eys[j - 1]
         F = 0.0
-        dF[:] = 0.0
         part = 0.0
+        Zbar = 0.0
         for j in range(N, 0, -1):
-            eq, after, c, a, b, sx, sy, da, db = _key_jac(j, q, phi, inv, rm1, e3, e0, dsx, dsy)
+            eq, after, c, a, b, sx, sy = _key_val(j, q, phi, inv, rm1, e3, e0)
+            ex = exs[j - 1]
+            ey = eys[j - 1]
+            da = a*(1 - a)
+            sxbar[j - 1] = 0.0
+            sybar[j - 1] = 0.0
+            Fbar[j - 1] = 0.0
             r0 = gamma2*inv
             r1 = 1/Z
             r2 = F*r1
             r3 = gamma4*r2
-            r4 = -top
-            r5 = math.exp(r4 + sy)
-            r6 = r1*r5
-            r7 = gamma3*r6
-            r8 = r0 + r3 + r7
-            r9 = 2*r7
+            r4 = ey*r1
+            r5 = gamma3*r4
+            r6 = r0 + r3 + r5
+            r7 = 2*r5
+            r8 = ex*gamma3
+            r9 = r1*r8
             r10 = eq*rm1
-            r11 = math.exp(r4 + sx)
-            r12 = gamma3*r11
-            r13 = r1*r12
-            r14 = a*r6
-            r15 = eq*gamma1 + gamma2*(inv + r10) + gamma4*(r14 + r2) + r13
-            r16 = 2*r15
-            r17 = 2*eq
-            r18 = 2*gamma4
-            r19 = r15*r18
-            r20 = Z**(-2)
-            r21 = F*r20
-            r22 = r20*r5
-            r23 = -2*gamma3*r22 - r18*r21
-            r24 = r1*r18
-            r25 = 2*gamma2
-            r26 = eq*r25
-            r27 = 2*inv
-            r28 = 2*r2
-            rc0 = -eq*(2*r0 + 2*r3 + r9) + r15**2 + r8**2
-            rc1 = r13*r16
-            rc2 = r14*r19 - r17*r7 + r8*r9
-            rc3 = -eq*r23 + r15*(-2*r12*r20 + r18*(-a*r22 - r21)) + r23*r8
-            rc4 = -eq*r24 + r15*r24 + r24*r8
-            rc5 = r19*r6
-            rc6 = r15*r25 + r25*r8 - r26
-            rc7 = r15*r26
-            rc8 = r15*r17
-            rc9 = -eq*r27 + r15*(2*r10 + r27) + r27*r8
-            rc10 = r1*r11*r16 - r17*r6 + 2*r6*r8
-            rc11 = r15*(2*r14 + r28) - r17*r2 + r28*r8
+            r11 = a*r4
+            r12 = eq*gamma1 + gamma2*(inv + r10) + gamma4*(r11 + r2) + r9
+            r13 = 2*r12
+            r14 = 2*eq
+            r15 = 2*gamma4
+            r16 = r12*r15
+            r17 = Z**(-2)
+            r18 = F*r17
+            r19 = ey*r17
+            r20 = -2*gamma3*r19 - r15*r18
+            r21 = r1*r15
+            r22 = 2*gamma2
+            r23 = eq*r22
+            r24 = 2*inv
+            r25 = 2*r2
+            rc0 = -eq*(2*r0 + 2*r3 + r7) + r12**2 + r6**2
+            rc1 = r13*r9
+            rc2 = r11*r16 - r14*r5 + r6*r7
+            rc3 = -eq*r20 + r12*(r15*(-a*r19 - r18) - 2*r17*r8) + r20*r6
+            rc4 = -eq*r21 + r12*r21 + r21*r6
+            rc5 = r16*r4
+            rc6 = r12*r22 + r22*r6 - r23
+            rc7 = r12*r23
+            rc8 = r12*r14
+            rc9 = -eq*r24 + r12*(2*r10 + r24) + r24*r6
+            rc10 = ex*r1*r13 - r14*r4 + 2*r4*r6
+            rc11 = r12*(2*r11 + r25) - r14*r2 + r25*r6
+            rc12 = b*ey + c*ex
             part += rc0
-            axpy(grad, rc1, dsx, 8)
-            axpy(grad, rc2, dsy, 8)
-            axpy(grad, rc3, dZ, 8)
-            axpy(grad, rc4, dF, 8)
+            sxbar[j - 1] += rc1
+            sybar[j - 1] += rc2
+            Zbar += rc3
+            Fbar[j - 1] += rc4
             grad[1] += rc5 * da
             grad[0] += rc6 * dinv
             grad[0] += rc7 * drm1
@@ -325,18 +325,28 @@ def loss19_jac(phi, N, queries, grad):
             grad[9] += rc9 * 1.0
             grad[10] += rc10 * 1.0
             grad[11] += rc11 * 1.0
-            f0 = -top
-            f1 = math.exp(f0 + sy)
-            f2 = b*f1
-            f3 = c*math.exp(f0 + sx)
-            fc0 = f2 + f3
-            fc1 = f3
-            fc2 = f2
-            fc3 = f1
-            F += fc0
-            axpy(dF, fc1, dsx, 8)
-            axpy(dF, fc2, dsy, 8)
-            dF[1] += fc3 * db
+            F += rc12
+        run = 0.0
+        for j in range(1, N + 1):
+            eq, after, c, a, b, sx, sy, da, db = _key_jac(j, q, phi, inv, rm1, e3, e0, dsx, dsy)
+            ex = exs[j - 1]
+            ey = eys[j - 1]
+            fbar = run
+            run += Fbar[j - 1]
+            sxb = sxbar[j - 1]
+            syb = sybar[j - 1]
+            fc0 = c*ex
+            fc1 = b*ey
+            fc2 = ey
+            sxb += fbar * fc0
+            syb += fbar * fc1
+            grad[1] += fbar * fc2 * db
+            zc0 = ex
+            zc1 = ey
+            sxb += Zbar * zc0
+            syb += Zbar * zc1
+            axpy(grad, sxb, dsx, 8)
+            axpy(grad, syb, dsy, 8)
         total += 0.5 * (1.0 + part)
     w = 1.0 / queries.shape[0]
     grad *= 0.5 * w

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from ...codegen import FORWARD_IMPORT, Chain, Dense, Single, block, code, forward
+from ...codegen import FORWARD_IMPORT, Chain, Dense, Single, block, code, forward, reverse
 from .reduced import NAMES
 
 KERNELS = Path("gradflow/systems/paper/_loss_kernels.py")
@@ -188,9 +188,60 @@ def key_source(level: str) -> str:
     return "\n".join(L + _unpack(body, 4) + body + [f"    return {', '.join(KEY_OUTPUTS[level])}"])
 
 
+EX, EY = sp.symbols("ex ey", real=True)
+
+
+def gradient_source() -> str:
+    """``loss19_jac(phi, N, queries, grad)``: 𝓛 and ∇𝓛 by reverse mode, four sweeps per query: the
+    largest score; Z, keeping E = e^{s − top} of every key; k = N … 1 taking σ_k with its partials
+    (the scores' and F's adjoints stored per key, Z's summed) before f_k joins F; then j = 1 … N
+    carrying the adjoints back: f̄_j = Σ_{k<j} F̄_k, ζ̄_j = Z̄, and the scores' adjoints times their
+    derivatives (linear in the β's). About twice the cost of the loss alone."""
+    s = summands()
+    prims = primitives()
+    n, m = len(PHI), dense_support()
+    stored = {E(SX - top): EX, E(SY - top): EY}
+    L = ["", "", "@njit(cache=True, nogil=True)", "def loss19_jac(phi, N, queries, grad):",
+         '    """𝓛 over ``queries`` (1-based) and ∇𝓛 into grad (reverse mode); O(N) per query."""']
+    head = len(L)
+    L += ["    m1 = max(alpha1, 0.0)", "    m3 = max(alpha3, 0.0)", "    e3 = math.exp(alpha3 - m3)", "    e0 = math.exp(-m3)",
+          f"    inv = {code(DEFINITIONS[inv])}", f"    rm1 = {code(DEFINITIONS[rm1])}", "    grad[:] = 0.0"]
+    L += _layer1_derivatives(inv, "jac", 4) + _layer1_derivatives(rm1, "jac", 4)
+    L += [f"    dsx = np.zeros({n})", f"    dsy = np.zeros({n})", "    exs = np.empty(N)", "    eys = np.empty(N)",
+          "    sxbar = np.empty(N)", "    sybar = np.empty(N)", "    Fbar = np.empty(N)", "    total = 0.0",
+          "    for qi in range(queries.shape[0]):", "        q = queries[qi]"]
+    key_val = f"            {', '.join(KEY_OUTPUTS['val'])} = _key_val(j, q, phi, inv, rm1, e3, e0)"
+    L += ["        top = -math.inf", "        for j in range(1, N + 1):", key_val, "            top = max(top, sx, sy)"]
+    L += ["        Z = 0.0", "        for j in range(1, N + 1):", key_val,
+          "            exs[j - 1] = math.exp(sx - top)", "            eys[j - 1] = math.exp(sy - top)",
+          "            Z += exs[j - 1] + eys[j - 1]"]
+    L += ["        F = 0.0", "        part = 0.0", "        Zbar = 0.0", "        for j in range(N, 0, -1):", key_val,
+          "            ex = exs[j - 1]", "            ey = eys[j - 1]"]
+    L += _layer1_derivatives(a, "jac", 12)
+    L += ["            sxbar[j - 1] = 0.0", "            sybar[j - 1] = 0.0", "            Fbar[j - 1] = 0.0"]
+    # σ_j reads F_j (the keys after j), then f_j joins F (written last)
+    L += reverse(s["sigma"], prims, "part", "grad", {SX: "sxbar[j - 1]", SY: "sybar[j - 1]", Z: "Zbar", F: "Fbar[j - 1]"},
+                 "r", 12, also=[("F", "+=", s["f"])], substitute=stored)
+    L += ["        run = 0.0", "        for j in range(1, N + 1):",
+          f"            {', '.join(KEY_OUTPUTS['jac'])} = _key_jac(j, q, phi, inv, rm1, e3, e0, dsx, dsy)",
+          "            ex = exs[j - 1]", "            ey = eys[j - 1]",
+          "            fbar = run", "            run += Fbar[j - 1]",
+          "            sxb = sxbar[j - 1]", "            syb = sybar[j - 1]"]
+    L += reverse(s["f"], prims, None, "grad", {SX: "sxb", SY: "syb"}, "f", 12, weight="fbar", substitute=stored)
+    L += reverse(s["zeta"], prims, None, "grad", {SX: "sxb", SY: "syb"}, "z", 12, weight="Zbar", substitute=stored)
+    L += [f"            axpy(grad, sxb, dsx, {m})", f"            axpy(grad, syb, dsy, {m})"]
+    L += ["        total += 0.5 * (1.0 + part)", "    w = 1.0 / queries.shape[0]", "    grad *= 0.5 * w",
+          "    return total * w"]
+    L[head:head] = _unpack(L[head:], 4)
+    return "\n".join(L)
+
+
 def kernel_source(level: str) -> str:
-    """One kernel: ``loss19_val(phi, N, queries)`` returns 𝓛; ``loss19_jac(…, grad)`` also fills ∇𝓛;
-    ``loss19_hess(…, grad, hess)`` also fills ∇²𝓛 (φ and the outputs in the 12 effective variables)."""
+    """One kernel: ``loss19_val(phi, N, queries)`` returns 𝓛; ``loss19_jac(…, grad)`` also fills ∇𝓛
+    (by reverse mode: :func:`gradient_source`); ``loss19_hess(…, grad, hess)`` also fills ∇²𝓛
+    (forward mode). φ and the outputs are in the 12 effective variables."""
+    if level == "jac":
+        return gradient_source()
     s = summands()
     prims = primitives()
     n = len(PHI)
