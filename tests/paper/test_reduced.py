@@ -143,3 +143,19 @@ def test_only_some_parameters_can_move():
         _, g = red.loss_and_grad(rng.normal(size=19), 6, query)
         dead = [red.NAMES.index(n) for n in ("alpha2", "beta5", "beta6", "beta7", "beta8")]
         assert np.all(g[dead] == 0) and np.all(np.delete(g, dead) != 0)
+
+
+@pytest.mark.parametrize("query", ["last", "uniform"])
+def test_hessian_kernel_value_and_gradient_equal_the_gradient_kernel(query):
+    """The Hessian kernel (forward mode) also returns 𝓛 and ∇𝓛: they equal the gradient kernel's
+    (reverse mode), 1e-13 relative (measured ≤ 3.5e-16), at random θ with all entries nonzero."""
+    kernels, eff = red._effective()
+    for N in (3, 17):
+        phi = eff.phi(np.random.default_rng(N).normal(size=19) * 0.8)
+        queries = red._queries(N, query)
+        g_rev, g_fwd, h = np.zeros(eff.n), np.zeros(eff.n), np.zeros((eff.n, eff.n))
+        v_rev = kernels.loss19_jac(phi, N, queries, g_rev)
+        v_fwd = kernels.loss19_hess(phi, N, queries, g_fwd, h)
+        assert abs(v_fwd - v_rev) <= 1e-13 * abs(v_rev)
+        assert abs(kernels.loss19_val(phi, N, queries) - v_rev) <= 1e-13 * abs(v_rev)
+        assert np.max(np.abs(g_fwd - g_rev)) <= 1e-13 * np.max(np.abs(g_rev))
