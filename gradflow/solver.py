@@ -211,6 +211,8 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
                 break
             if len(ts) > max_steps:
                 status, message = "max_steps", f"stopped after {max_steps} steps at t = {solver.t:.6g}"
+                if open_ended and t_stop is None:
+                    message += _settled_hint(fl, ts, ys, recent, stop)
                 break
         if progress and last_report > start:
             _report("", end=True)
@@ -238,6 +240,18 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
     return Result(t=t, theta=theta, system=sys_, flow=flow, params=fl.params, emergence=emergence,
                   order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
                   status=status, message=message, dense=dense, _dtheta=dtheta, _derivative=derivative)
+
+
+def _settled_hint(fl, ts, ys, recent: float, stop) -> str:
+    """For a run stopped by max_steps before its stop criterion: how much the loss still moved
+    since half the time reached (one extra loss evaluation), and what to do."""
+    half = int(np.searchsorted(ts, 0.5 * ts[-1]))
+    before = fl.loss(ys[half])
+    change = abs(before - recent) / max(abs(before), 1e-300)
+    text = f"; since t = {ts[half]:.4g} the loss moved by {change:.1e} relative, to {recent:.6g}"
+    if change < 1e-6:
+        text += f": it may have settled without the stop criterion ({describe(stop)}) being met"
+    return text + "; raise max_steps or set t_max to go on"
 
 
 def _report(text: str, end: bool = False) -> None:

@@ -148,3 +148,14 @@ def test_a_gradient_that_disagrees_with_the_loss_fails_fast():
             return value, -g
     r = gf.solve(system=Climbing(), t_max=50.0)
     assert r.status == "failed" and "the loss rose" in r.message and r.stats["n_steps"] < 50
+
+
+def test_max_steps_message_says_whether_the_loss_has_settled():
+    """A run stopped by max_steps before its criterion reports how much the loss still moved since
+    half its time (a flow that has settled above the threshold says so)."""
+    import gradflow as gf
+    r = gf.solve(64, system="tokens", L=10 ** 6, max_steps=500, progress=False)
+    assert r.status == "max_steps"
+    assert "the loss moved by" in r.message and "raise max_steps or set t_max" in r.message
+    settled = gf.solve(64, system="tokens", L=10 ** 9, max_steps=6000, progress=False)
+    assert "it may have settled without the stop criterion (loss fell below 0.1 log N) being met" in settled.message
