@@ -100,8 +100,15 @@ class Single:
     dd: str
 
 
-#: the import a generated module needs for the statements of :func:`forward`
-FORWARD_IMPORT = "from gradflow._forward import axpy, axpy2, cross, outer1, outer2  # noqa: F401"
+#: the compiled helpers :func:`forward` calls (in :mod:`gradflow._forward`)
+FORWARD_HELPERS = ("axpy", "axpy2", "cross", "outer1", "quad2", "quad4")
+
+
+def forward_import(source: str) -> str:
+    """The import line a generated module needs: the helpers its ``source`` calls."""
+    import re
+    used = [h for h in FORWARD_HELPERS if re.search(rf"\b{h}\(", source)]
+    return f"from gradflow._forward import {', '.join(used)}" if used else ""
 
 
 def forward(expr, level: str, primitives, value: str, grad: str, hess: str, prefix: str, indent: int) -> list[str]:
@@ -144,12 +151,12 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
             out.append(f"{pad}{grad}[{p.index}] += {c} * {p.d}")
             if level == "hess" and p.dd != "0.0":
                 out.append(f"{pad}{hess}[{p.index}, {p.index}] += {c} * {p.dd}")
+    dense_pairs = {}
     for (p, q), _ in second.items():
         c = names[k]
         k += 1
         if isinstance(p, Dense) and isinstance(q, Dense):
-            m = max(p.size, q.size)
-            out.append(f"{pad}outer1({hess}, {c}, {p.d}, {m})" if p == q else f"{pad}outer2({hess}, {c}, {p.d}, {q.d}, {m})")
+            dense_pairs[p, q] = c
         elif isinstance(p, Dense) or isinstance(q, Dense):
             dense, single = (p, q) if isinstance(p, Dense) else (q, p)
             out.append(f"{pad}cross({hess}, {c} * {single.d}, {dense.d}, {single.index}, {dense.size})")
@@ -158,7 +165,31 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
         else:
             out.append(f"{pad}{hess}[{p.index}, {q.index}] += {c} * {p.d} * {q.d}")
             out.append(f"{pad}{hess}[{q.index}, {p.index}] += {c} * {p.d} * {q.d}")
+    out += _dense_products(dense_pairs, hess, pad)
     return lines + out
+
+
+def _dense_products(pairs: dict, hess: str, pad: str) -> list[str]:
+    """Σ_{u,v} e_uv ∇u ∇vᵀ over the dense primitives in one pass over the Hessian (quad2/quad4
+    of :mod:`gradflow._forward`; outer1 for one primitive). ``pairs`` maps (u, v), u before v in
+    the primitives' order, to the code of e_uv."""
+    dense = list(dict.fromkeys(x for pair in pairs for x in pair))
+    if not dense:
+        return []
+    m = max(p.size for p in dense)
+    if len(dense) == 1:
+        return [f"{pad}outer1({hess}, {pairs[dense[0], dense[0]]}, {dense[0].d}, {m})"]
+    if len(dense) > 4:
+        raise ValueError(f"at most 4 dense primitives in one expression's second derivatives, got {len(dense)}")
+    k = 2 if len(dense) == 2 else 4
+    padded = dense + [dense[0]] * (k - len(dense))           # a repeated vector with zero coefficients
+
+    def coeff(a, b):
+        if a >= len(dense) or b >= len(dense):
+            return "0.0"
+        return pairs.get((dense[a], dense[b])) or pairs.get((dense[b], dense[a])) or "0.0"
+    cs = [coeff(a, b) for a in range(k) for b in range(a, k)]
+    return [f"{pad}quad{k}({hess}, {', '.join(cs)}, {', '.join(p.d for p in padded)}, {m})"]
 
 def reverse(expr, primitives, value, grad: str, adjoints: dict, prefix: str, indent: int,
             weight: str = "", also=(), substitute=None) -> list[str]:

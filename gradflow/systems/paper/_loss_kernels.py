@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-from gradflow._forward import axpy, axpy2, cross, outer1, outer2  # noqa: F401
+from gradflow._forward import axpy, axpy2, cross, quad2, quad4
 
 #: effective variable -> the pseudo-parameters it sums
 EFFECTIVE = (('alpha1', (0,)), ('alpha3', (2,)), ('beta1', (3,)), ('beta2', (4,)), ('beta39', (5, 11)), ('beta10', (12,)), ('beta411', (6, 13)), ('beta12', (14,)), ('gamma1', (15,)), ('gamma2', (16,)), ('gamma3', (17,)), ('gamma4', (18,)))
@@ -412,8 +412,7 @@ def loss19_hess(phi, N, queries, grad, hess):
             axpy2(ddZ, zc1, ddsx, 8)
             axpy(dZ, zc2, dsy, 8)
             axpy2(ddZ, zc2, ddsy, 8)
-            outer1(ddZ, zc3, dsx, 8)
-            outer1(ddZ, zc4, dsy, 8)
+            quad2(ddZ, zc3, 0.0, zc4, dsx, dsy, 8)
         F = 0.0
         dF[:] = 0.0
         ddF[:] = 0.0
@@ -606,10 +605,6 @@ def loss19_hess(phi, N, queries, grad, hess):
             grad[9] += rc9 * 1.0
             grad[10] += rc10 * 1.0
             grad[11] += rc11 * 1.0
-            outer1(hess, rc12, dsx, 8)
-            outer2(hess, rc13, dsx, dsy, 8)
-            outer2(hess, rc14, dsx, dZ, 8)
-            outer2(hess, rc15, dsx, dF, 8)
             cross(hess, rc16 * da, dsx, 1, 8)
             cross(hess, rc17 * dinv, dsx, 0, 8)
             cross(hess, rc18 * drm1, dsx, 0, 8)
@@ -617,9 +612,6 @@ def loss19_hess(phi, N, queries, grad, hess):
             cross(hess, rc20 * 1.0, dsx, 9, 8)
             cross(hess, rc21 * 1.0, dsx, 10, 8)
             cross(hess, rc22 * 1.0, dsx, 11, 8)
-            outer1(hess, rc23, dsy, 8)
-            outer2(hess, rc24, dsy, dZ, 8)
-            outer2(hess, rc25, dsy, dF, 8)
             cross(hess, rc26 * da, dsy, 1, 8)
             cross(hess, rc27 * dinv, dsy, 0, 8)
             cross(hess, rc28 * drm1, dsy, 0, 8)
@@ -627,8 +619,6 @@ def loss19_hess(phi, N, queries, grad, hess):
             cross(hess, rc30 * 1.0, dsy, 9, 8)
             cross(hess, rc31 * 1.0, dsy, 10, 8)
             cross(hess, rc32 * 1.0, dsy, 11, 8)
-            outer1(hess, rc33, dZ, 8)
-            outer2(hess, rc34, dZ, dF, 8)
             cross(hess, rc35 * da, dZ, 1, 8)
             cross(hess, rc36 * dinv, dZ, 0, 8)
             cross(hess, rc37 * drm1, dZ, 0, 8)
@@ -636,7 +626,6 @@ def loss19_hess(phi, N, queries, grad, hess):
             cross(hess, rc39 * 1.0, dZ, 9, 8)
             cross(hess, rc40 * 1.0, dZ, 10, 8)
             cross(hess, rc41 * 1.0, dZ, 11, 8)
-            outer1(hess, rc42, dF, 8)
             cross(hess, rc43 * da, dF, 1, 8)
             cross(hess, rc44 * dinv, dF, 0, 8)
             cross(hess, rc45 * drm1, dF, 0, 8)
@@ -693,6 +682,7 @@ def loss19_hess(phi, N, queries, grad, hess):
             hess[10, 11] += rc76 * 1.0 * 1.0
             hess[11, 10] += rc76 * 1.0 * 1.0
             hess[11, 11] += rc77 * 1.0 * 1.0
+            quad4(hess, rc12, rc13, rc14, rc15, rc23, rc24, rc25, rc33, rc34, rc42, dsx, dsy, dZ, dF, 8)
             f0 = -top
             f1 = math.exp(f0 + sy)
             f2 = b*f1
@@ -711,9 +701,8 @@ def loss19_hess(phi, N, queries, grad, hess):
             axpy2(ddF, fc2, ddsy, 8)
             dF[1] += fc3 * db
             ddF[1, 1] += fc3 * ddb
-            outer1(ddF, fc4, dsx, 8)
-            outer1(ddF, fc5, dsy, 8)
             cross(ddF, fc6 * db, dsy, 1, 8)
+            quad2(ddF, fc4, 0.0, fc5, dsx, dsy, 8)
         total += 0.5 * (1.0 + part)
     w = 1.0 / queries.shape[0]
     grad *= 0.5 * w
@@ -952,8 +941,6 @@ def uniform3_hess(phi, N, grad, hess):
         hess[0, 0] += qc3 * dda
         grad[1] += qc4 * 1.0
         grad[2] += qc5 * 1.0
-        outer1(hess, qc6, dS1, 2)
-        outer2(hess, qc7, dS1, dS2, 2)
         cross(hess, qc8 * da, dS1, 0, 2)
         cross(hess, qc9 * 1.0, dS1, 1, 2)
         cross(hess, qc10 * 1.0, dS1, 2, 2)
@@ -969,6 +956,7 @@ def uniform3_hess(phi, N, grad, hess):
         hess[1, 2] += qc18 * 1.0 * 1.0
         hess[2, 1] += qc18 * 1.0 * 1.0
         hess[2, 2] += qc19 * 1.0 * 1.0
+        quad2(hess, qc6, qc7, 0.0, dS1, dS2, 2)
         Mn = max(M, b*beta2, beta2*c)
         f = math.exp(M - Mn)
         M = Mn

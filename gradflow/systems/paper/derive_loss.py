@@ -39,7 +39,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from ...codegen import FORWARD_IMPORT, Chain, Dense, Single, block, code, forward, reverse
+from ...codegen import Chain, Dense, Single, block, code, forward, forward_import, reverse
 from .reduced import NAMES
 
 KERNELS = Path("gradflow/systems/paper/_loss_kernels.py")
@@ -357,12 +357,13 @@ def kernels_source() -> str:
     names = ", ".join(name for name, _ in EFFECTIVE)
     head = [f'"""The 19-parameter loss of the paper system, N symbolic: {HEADER}.', "",
             f"SymPy {sp.__version__}. Derived in gradflow/systems/paper/derive_loss.py; phi = ({names}).",
-            '"""', "", "import math", "", "import numpy as np", "from numba import njit", "", FORWARD_IMPORT, "",
+            '"""', "", "import math", "", "import numpy as np", "from numba import njit", "", "{import}", "",
             "#: effective variable -> the pseudo-parameters it sums",
             f"EFFECTIVE = {tuple((name, tuple(NAMES.index(p) for p in parts)) for name, parts in EFFECTIVE)!r}"]
     levels = ("val", "jac", "hess")
-    return "\n".join(head + [key_source(lv) for lv in levels]
-                     + [kernel_source(lv) for lv in levels] + [uniform_head_source(lv) for lv in levels]) + "\n"
+    body = "\n".join([key_source(lv) for lv in levels] + [kernel_source(lv) for lv in levels]
+                     + [uniform_head_source(lv) for lv in levels])
+    return "\n".join(head).replace("{import}", forward_import(body)) + "\n" + body + "\n"
 
 
 def loss_markdown() -> str:
