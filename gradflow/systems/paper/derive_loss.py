@@ -3,7 +3,8 @@
 ``python -m gradflow.derive`` writes (through :func:`generate`)
 
 * ``gradflow/systems/paper/_loss_kernels.py``: 𝓛 (``loss19_val``), 𝓛 and ∇𝓛 (``loss19_jac``), 𝓛, ∇𝓛
-  and ∇²𝓛 (``loss19_hess``), O(N) per query (query ``last``: one query; ``uniform``: all N);
+  and ∇²𝓛 (``loss19_hess``), O(N) per query (query ``last``: one query; ``uniform``: all N), and
+  the same three for the uniform query's head (``uniform3_*``, O(N) for all queries);
 * ``derivations/paper/loss.md``: the summands below in LaTeX.
 
 The loss of the canonical sequence with query q is (derivations/paper/README.md §3; indices 1-based,
@@ -22,11 +23,13 @@ sx, sy and the running sums Z, F (derivatives held in arrays by the kernels), th
 quantities inv = 1/Z_q, rm1 = (ρ − 1)/Z_q, a_j, b_j (each a function of one variable, with
 derivatives closed in themselves, verified below from their definitions with N and j symbolic)
 and the variables. SymPy derives each summand's partials in its primitives and the scores'
-derivatives in the variables (:class:`gradflow.codegen.Chain`); :func:`gradflow.codegen.forward`
-multiplies them into the arrays. Three sweeps per query: the largest score (the softmax shift
-``top``, a constant to SymPy: the loss does not depend on it), Z with its derivatives, then
-k = N … 1 adding σ_k before f_k joins F. The uniform query's head kernel (:func:`uniform_head`)
-is derived the same way, O(N) for all N queries.
+derivatives in the variables (:class:`gradflow.codegen.Chain`). The Hessian kernel multiplies the
+partials into the arrays (:func:`gradflow.codegen.forward`), three sweeps per query: the largest
+score (the softmax shift ``top``, a constant to SymPy: the loss does not depend on it), Z with its
+derivatives, then k = N … 1 adding σ_k before f_k joins F. The gradient kernel adds them to the
+primitives' adjoints instead (:func:`gradflow.codegen.reverse`, :func:`gradient_source`) and
+carries those back in a fourth sweep. The uniform query's head kernel (:func:`uniform_head`) is
+derived the same way, O(N) for all N queries.
 
 The loss depends on the 19 pseudo-parameters through 12 effective ones (α2 and β5 … β8 never
 enter; β3, β9 and β4, β11 only as sums): :data:`EFFECTIVE` maps them back.
