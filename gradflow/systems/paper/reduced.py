@@ -4,10 +4,11 @@ With orthonormal contents and positions every sequence with the same query index
 at invariant weights (the frames form one orbit), so 𝓛 = mean over the query law of the loss of the
 canonical sequence (derivations/paper/README.md §3). That loss is derived by SymPy with N and the key
 index symbolic (:mod:`.derive_loss`, derivations/paper/loss.md) and generated, with its gradient and
-Hessian, into the Numba kernels of ``_loss_kernels.py``: three sweeps over the 2N keys per query
-(the largest score, the softmax normaliser Z and its derivatives, then the read-out's square error
-with the suffix sums F), the softmax shifted by its largest score and e^{α1}, e^{α3} only in ratios
-with shifted exponents: stable for any θ, exact to rounding. It depends on the 19 pseudo-parameters
+Hessian, into the Numba kernels of ``_loss_kernels.py``: sweeps over the 2N keys per query (the
+largest score, the softmax normaliser Z, then the read-out's square error with the suffix sums F;
+the gradient by reverse mode with a fourth sweep back, the Hessian by forward mode), the softmax
+shifted by its largest score and e^{α1}, e^{α3} only in ratios with shifted exponents: stable for
+any θ, exact to rounding. It depends on the 19 pseudo-parameters
 through 12 effective ones (α2 and β5 … β8 never enter; β3, β9 and β4, β11 only as sums).
 
 Two special cases have faster kernels: query last with only α3, β2, γ3 nonzero has a closed form
