@@ -8,6 +8,7 @@ rendered block). tests/paper/test_readme_paper.py fails when the README and the 
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "paper"
 START, END = "<!-- paper-results:start -->", "<!-- paper-results:end -->"
+
+
+def _sibling(name: str):
+    """A benchmark script of this folder, imported as a module (for its table renderer)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 
 
 def uniform_bullet(results: Path) -> str:
@@ -37,11 +47,7 @@ def uniform_bullet(results: Path) -> str:
 
 
 def uniform_table(results: Path) -> str:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    try:
-        from uniform_law import table as utable
-    finally:
-        sys.path.pop(0)
+    utable = _sibling("uniform_law").table
     u = json.loads((results / "uniform_law.json").read_text())
     return ("Uniform query, three-parameter head (d: the offset in T = C N²/(ln N + d); in brackets the "
             "derived L-flow):\n\n" + utable(u))
@@ -71,22 +77,14 @@ def ablation_bullet(results: Path) -> str:
 
 
 def ablation_table(results: Path) -> str:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    try:
-        from ablation import table as atable
-    finally:
-        sys.path.pop(0)
+    atable = _sibling("ablation").table
     d = json.loads((results / "ablation.json").read_text())
     return ("The head with more free pseudo-parameters (query last; slopes between consecutive N of "
             f"{', '.join(str(x) for x in d['meta']['Ns'])}):\n\n" + atable(d))
 
 
 def render(results: Path = RESULTS) -> str:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    try:
-        from theorem2 import table
-    finally:
-        sys.path.pop(0)
+    table = _sibling("theorem2").table
     d = json.loads((results / "theorem2.json").read_text())
     a3, a19 = d["analysis"]["last/3"], d["analysis"]["last/19"]
     last3 = [x for x in d["runs"] if x["query"] == "last" and x["system"] == "3"][-1]
