@@ -192,6 +192,19 @@ def key_source(level: str) -> str:
 
 
 EX, EY = sp.symbols("ex ey", real=True)
+#: key j's data and scores at level "val", as one line of a loop over j
+KEY_VAL = f"            {', '.join(KEY_OUTPUTS['val'])} = _key_val(j, q, phi, inv, rm1, e3, e0)"
+
+
+def _layer1_preamble() -> list[str]:
+    """The shifts and the query's layer-1 weights, once per evaluation."""
+    return ["    m1 = max(alpha1, 0.0)", "    m3 = max(alpha3, 0.0)", "    e3 = math.exp(alpha3 - m3)",
+            "    e0 = math.exp(-m3)", f"    inv = {code(DEFINITIONS[inv])}", f"    rm1 = {code(DEFINITIONS[rm1])}"]
+
+
+def _top_sweep() -> list[str]:
+    """The first sweep of a query: the largest score, the softmax shift ``top``."""
+    return ["        top = -math.inf", "        for j in range(1, N + 1):", KEY_VAL, "            top = max(top, sx, sy)"]
 
 
 def gradient_source() -> str:
@@ -207,18 +220,16 @@ def gradient_source() -> str:
     L = ["", "", "@njit(cache=True, nogil=True)", "def loss19_jac(phi, N, queries, grad):",
          '    """𝓛 over ``queries`` (1-based) and ∇𝓛 into grad (reverse mode); O(N) per query."""']
     head = len(L)
-    L += ["    m1 = max(alpha1, 0.0)", "    m3 = max(alpha3, 0.0)", "    e3 = math.exp(alpha3 - m3)", "    e0 = math.exp(-m3)",
-          f"    inv = {code(DEFINITIONS[inv])}", f"    rm1 = {code(DEFINITIONS[rm1])}", "    grad[:] = 0.0"]
+    L += _layer1_preamble() + ["    grad[:] = 0.0"]
     L += _layer1_derivatives(inv, "jac", 4) + _layer1_derivatives(rm1, "jac", 4)
     L += [f"    dsx = np.zeros({n})", f"    dsy = np.zeros({n})", "    exs = np.empty(N)", "    eys = np.empty(N)",
           "    sxbar = np.empty(N)", "    sybar = np.empty(N)", "    Fbar = np.empty(N)", "    total = 0.0",
           "    for qi in range(queries.shape[0]):", "        q = queries[qi]"]
-    key_val = f"            {', '.join(KEY_OUTPUTS['val'])} = _key_val(j, q, phi, inv, rm1, e3, e0)"
-    L += ["        top = -math.inf", "        for j in range(1, N + 1):", key_val, "            top = max(top, sx, sy)"]
-    L += ["        Z = 0.0", "        for j in range(1, N + 1):", key_val,
+    L += _top_sweep()
+    L += ["        Z = 0.0", "        for j in range(1, N + 1):", KEY_VAL,
           "            exs[j - 1] = math.exp(sx - top)", "            eys[j - 1] = math.exp(sy - top)",
           "            Z += exs[j - 1] + eys[j - 1]"]
-    L += ["        F = 0.0", "        part = 0.0", "        Zbar = 0.0", "        for j in range(N, 0, -1):", key_val,
+    L += ["        F = 0.0", "        part = 0.0", "        Zbar = 0.0", "        for j in range(N, 0, -1):", KEY_VAL,
           "            ex = exs[j - 1]", "            ey = eys[j - 1]"]
     L += _layer1_derivatives(a, "jac", 12)
     L += ["            sxbar[j - 1] = 0.0", "            sybar[j - 1] = 0.0", "            Fbar[j - 1] = 0.0"]
@@ -242,49 +253,42 @@ def gradient_source() -> str:
 def kernel_source(level: str) -> str:
     """One kernel: ``loss19_val(phi, N, queries)`` returns 𝓛; ``loss19_jac(…, grad)`` also fills ∇𝓛
     (by reverse mode: :func:`gradient_source`); ``loss19_hess(…, grad, hess)`` also fills ∇²𝓛
-    (forward mode). φ and the outputs are in the 12 effective variables."""
+    (forward mode, below). φ and the outputs are in the 12 effective variables."""
     if level == "jac":
         return gradient_source()
     s = summands()
     prims = primitives()
     n = len(PHI)
-    args = ["phi", "N", "queries"] + {"val": [], "jac": ["grad"], "hess": ["grad", "hess"]}[level]
-    L = ["", "", "@njit(cache=True, nogil=True)", f"def loss19_{level}({', '.join(args)}):",
+    hess_level = level == "hess"
+    L = ["", "", "@njit(cache=True, nogil=True)",
+         f"def loss19_{level}(phi, N, queries{', grad, hess' if hess_level else ''}):",
          '    """𝓛 over ``queries`` (1-based){}; O(N) per query."""'.format(
-             {"val": "", "jac": " and ∇𝓛 into grad", "hess": ", ∇𝓛 into grad and ∇²𝓛 into hess"}[level])]
+             ", ∇𝓛 into grad and ∇²𝓛 into hess" if hess_level else "")]
     head = len(L)
-    L += ["    m1 = max(alpha1, 0.0)", "    m3 = max(alpha3, 0.0)", "    e3 = math.exp(alpha3 - m3)", "    e0 = math.exp(-m3)",
-          f"    inv = {code(DEFINITIONS[inv])}", f"    rm1 = {code(DEFINITIONS[rm1])}"]
-    grad, hess = ("grad", "hess") if level != "val" else ("", "")
-    if level != "val":
+    L += _layer1_preamble()
+    if hess_level:
         L += ["    grad[:] = 0.0"] + [f"    d{x} = np.zeros({n})" for x in ("sx", "sy", "Z", "F")]
         L += _layer1_derivatives(inv, level, 4) + _layer1_derivatives(rm1, level, 4)
-    if level == "hess":
         L += ["    hess[:] = 0.0"] + [f"    dd{x} = np.zeros(({n}, {n}))" for x in ("sx", "sy", "Z", "F")]
     L += ["    total = 0.0", "    for qi in range(queries.shape[0]):", "        q = queries[qi]"]
-    outs = KEY_OUTPUTS[level]
-    arrays = ", dsx, dsy" + (", ddsx, ddsy" if level == "hess" else "") if level != "val" else ""
-    key = [f"            {', '.join(outs)} = _key_{level}(j, q, phi, inv, rm1, e3, e0{arrays})"]
+    arrays = ", dsx, dsy, ddsx, ddsy" if hess_level else ""
+    key = [f"            {', '.join(KEY_OUTPUTS[level])} = _key_{level}(j, q, phi, inv, rm1, e3, e0{arrays})"]
 
     def reset(acc):
-        return ([f"        {acc} = 0.0"] + ([f"        d{acc}[:] = 0.0"] if level != "val" else [])
-                + ([f"        dd{acc}[:] = 0.0"] if level == "hess" else []))
+        return [f"        {acc} = 0.0"] + ([f"        d{acc}[:] = 0.0", f"        dd{acc}[:] = 0.0"] if hess_level else [])
 
-    L += ["        top = -math.inf", "        for j in range(1, N + 1):",
-          f"            {', '.join(KEY_OUTPUTS['val'])} = _key_val(j, q, phi, inv, rm1, e3, e0)",
-          "            top = max(top, sx, sy)"]
+    L += _top_sweep()
     L += reset("Z") + ["        for j in range(1, N + 1):"] + key
     L += forward(s["zeta"], level, prims, "Z", "dZ", "ddZ", "z", 12)
     L += reset("F") + ["        part = 0.0", "        for j in range(N, 0, -1):"] + key
     # σ_j reads F_j (the keys after j) and its derivatives, then f_j joins F
-    L += forward(s["sigma"], level, prims, "part", grad, hess, "r", 12)
+    L += forward(s["sigma"], level, prims, "part", "grad", "hess", "r", 12)
     L += forward(s["f"], level, prims, "F", "dF", "ddF", "f", 12)
     L += ["        total += 0.5 * (1.0 + part)", "    w = 1.0 / queries.shape[0]"]
-    if level != "val":
-        L += ["    grad *= 0.5 * w"]
-    if level == "hess":
+    if hess_level:
         # the outer products round (c·u_i)·v_l and (c·u_l)·v_i differently: keep the upper triangle
-        L += ["    hess *= 0.5 * w", f"    for i in range({n}):", "        for l in range(i):", "            hess[i, l] = hess[l, i]"]
+        L += ["    grad *= 0.5 * w", "    hess *= 0.5 * w", f"    for i in range({n}):", "        for l in range(i):",
+              "            hess[i, l] = hess[l, i]"]
     L += ["    return total * w"]
     L[head:head] = _unpack(L[head:], 4)
     return "\n".join(L)

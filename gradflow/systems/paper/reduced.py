@@ -46,7 +46,7 @@ def _check_uniform_size(N: int, query: str) -> None:
     """Refuse the O(N²) uniform-query evaluation above :data:`UNIFORM_N_MAX`."""
     if query == "uniform" and N > UNIFORM_N_MAX:
         raise ValueError(f"N must be at most {UNIFORM_N_MAX} with query='uniform' when parameters other than "
-                         f"alpha3, beta2, gamma3 are nonzero (O(N²) per evaluation), got {N}")
+                         f"alpha3, beta2, gamma3 are nonzero or free (O(N²) per evaluation), got {N}")
 
 
 class _Effective:
@@ -111,35 +111,41 @@ def _head_only(idx_bytes: bytes) -> bool:
     return bool(np.all(np.isin(np.frombuffer(idx_bytes, dtype=np.int64), HEAD_INDEX)))
 
 
+def _head_case(theta, idx) -> bool:
+    """Only α3, β2, γ3 wanted and the other 16 at zero: the head kernels apply."""
+    return _head_only(idx.tobytes()) and _head_alone(theta)
+
+
 def loss_and_grad(theta, N: int, query: str = "last", free=None):
     """(𝓛, ∇_θ𝓛). ``free``: the indices whose entries are wanted (the others are returned as 0).
 
-    Query last with only α3, β2, γ3 wanted and the other 16 at zero: the closed form (O(1)).
-    Uniform query with only the head: the generated head kernel (O(N) for all queries). Otherwise
-    the generated kernel, O(N) per query."""
+    Only α3, β2, γ3 wanted and the other 16 at zero: the closed form (query last, O(1)) or the
+    generated head kernel (uniform, O(N) for all queries). Otherwise the generated kernel, O(N)
+    per query."""
     theta = check_vector("theta", theta, 19)
     idx = _ALL if free is None else np.asarray(free)
-    grad = np.zeros(19)
-    if query == "last" and _head_only(idx.tobytes()) and _head_alone(theta):
-        from . import _kernels
-        val, jac = np.zeros(1), np.zeros((1, 3))
-        _kernels.last3_jac(np.ascontiguousarray(theta[HEAD_INDEX]), float(N), val, jac)
-        grad[HEAD_INDEX] = jac[0]
-        keep = np.zeros(19, dtype=bool)
-        keep[idx] = True
-        return float(val[0]), np.where(keep, grad, 0.0)
     kernels, eff = _effective()
-    if query == "uniform" and _head_only(idx.tobytes()) and _head_alone(theta):
-        g3 = np.zeros(3)
-        with _compile.first_call("the paper uniform-query head kernel"):
-            value = kernels.uniform3_jac(np.ascontiguousarray(theta[HEAD_INDEX]), int(N), g3)
-        grad[HEAD_INDEX] = g3
-        return float(value), np.where(np.isin(np.arange(19), idx), grad, 0.0)
-    _check_uniform_size(N, query)
-    g = np.zeros(eff.n)
-    with _compile.first_call("the paper gradient kernel"):
-        value = kernels.loss19_jac(eff.phi(theta), int(N), _queries(N, query), g)
-    grad[idx] = eff.grad(g)[idx]
+    full = np.zeros(19)
+    if _head_case(theta, idx):
+        head = np.ascontiguousarray(theta[HEAD_INDEX])
+        if query == "last":
+            from . import _kernels
+            val, jac = np.zeros(1), np.zeros((1, 3))
+            _kernels.last3_jac(head, float(N), val, jac)
+            value, full[HEAD_INDEX] = val[0], jac[0]
+        else:
+            g3 = np.zeros(3)
+            with _compile.first_call("the paper uniform-query head kernel"):
+                value = kernels.uniform3_jac(head, int(N), g3)
+            full[HEAD_INDEX] = g3
+    else:
+        _check_uniform_size(N, query)
+        g = np.zeros(eff.n)
+        with _compile.first_call("the paper gradient kernel"):
+            value = kernels.loss19_jac(eff.phi(theta), int(N), _queries(N, query), g)
+        full = eff.grad(g)
+    grad = np.zeros(19)
+    grad[idx] = full[idx]
     return float(value), grad
 
 
@@ -155,24 +161,25 @@ def hessian(theta, N: int, query: str = "last", free=None) -> np.ndarray:
     theta = check_vector("theta", theta, 19)
     idx = _ALL if free is None else np.asarray(free)
     kernels, eff = _effective()
-    H = np.zeros((19, 19))
-    head = np.ix_(HEAD_INDEX, HEAD_INDEX)
-    if _head_only(idx.tobytes()) and _head_alone(theta):
+    full = np.zeros((19, 19))
+    if _head_case(theta, idx):
+        head = np.ascontiguousarray(theta[HEAD_INDEX])
         h3 = np.zeros((3, 3))
         if query == "last":
             from . import _kernels
             h = np.zeros((1, 3, 3))
-            _kernels.last3_hess(np.ascontiguousarray(theta[HEAD_INDEX]), float(N), np.zeros(1), np.zeros((1, 3)), h)
+            _kernels.last3_hess(head, float(N), np.zeros(1), np.zeros((1, 3)), h)
             h3 = h[0]
         else:
             with _compile.first_call("the paper uniform-query head Hessian kernel"):
-                kernels.uniform3_hess(np.ascontiguousarray(theta[HEAD_INDEX]), int(N), np.zeros(3), h3)
-        H[head] = h3
+                kernels.uniform3_hess(head, int(N), np.zeros(3), h3)
+        full[np.ix_(HEAD_INDEX, HEAD_INDEX)] = h3
     else:
         _check_uniform_size(N, query)
         g, h = np.zeros(eff.n), np.zeros((eff.n, eff.n))
         with _compile.first_call("the paper Hessian kernel"):
             kernels.loss19_hess(eff.phi(theta), int(N), _queries(N, query), g, h)
-        H = eff.hess(h)
-    keep = np.isin(np.arange(19), idx)
-    return np.where(keep[:, None] & keep[None, :], H, 0.0)
+        full = eff.hess(h)
+    H = np.zeros((19, 19))
+    H[np.ix_(idx, idx)] = full[np.ix_(idx, idx)]
+    return H
