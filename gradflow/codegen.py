@@ -10,12 +10,14 @@
   derivatives live in arrays, :class:`Single` ones that depend on one variable) and the compiled
   helpers of :mod:`gradflow._forward` multiply them into the arrays (second-order forward mode);
   :func:`reverse` prints the first-order reverse-mode statements instead (the partials added to
-  the primitives' adjoints, which the kernel carries back). :class:`Chain` differentiates through symbols with closed-form derivatives, :func:`block` prints
-  statements after common-subexpression elimination, :func:`code` one expression.
+  the primitives' adjoints, which the kernel carries back). :class:`Chain` differentiates through
+  symbols with closed-form derivatives, :func:`block` prints statements after
+  common-subexpression elimination, :func:`code` one expression.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -78,7 +80,6 @@ def kernel(name: str, level: str, exprs, variables, scalars, arr, preamble=None)
     return "\n".join(lines)
 
 
-
 @dataclass(frozen=True)
 class Dense:
     """A quantity whose derivatives the kernel holds in arrays ``d`` (n) and ``dd`` (n × n,
@@ -106,7 +107,6 @@ FORWARD_HELPERS = ("axpy", "axpy2", "cross", "outer1", "quad2", "quad4")
 
 def forward_import(source: str) -> str:
     """The import line a generated module needs: the helpers its ``source`` calls."""
-    import re
     used = [h for h in FORWARD_HELPERS if re.search(rf"\b{h}\(", source)]
     return f"from gradflow._forward import {', '.join(used)}" if used else ""
 
@@ -119,8 +119,9 @@ def forward(expr, level: str, primitives, value: str, grad: str, hess: str, pref
         ∇e = Σ_u e_u ∇u,   ∇²e = Σ_u e_u ∇²u + Σ_{u,v} e_uv ∇u ∇vᵀ,
 
     with the partials e_u, e_uv derived by SymPy (common subexpressions shared) and the products
-    with the primitives' derivatives done by the compiled helpers of :mod:`gradflow._forward` (outer products only for pairs
-    of dense primitives, single entries otherwise). Structurally zero partials emit nothing."""
+    with the primitives' derivatives done by the compiled helpers of :mod:`gradflow._forward`
+    (all dense pairs in one pass over the Hessian, single entries otherwise). Structurally zero
+    partials emit nothing."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     used = [p for p in primitives if p.symbol in expr.free_symbols]
@@ -190,6 +191,7 @@ def _dense_products(pairs: dict, hess: str, pad: str) -> list[str]:
         return pairs.get((dense[a], dense[b])) or pairs.get((dense[b], dense[a])) or "0.0"
     cs = [coeff(a, b) for a in range(k) for b in range(a, k)]
     return [f"{pad}quad{k}({hess}, {', '.join(cs)}, {', '.join(p.d for p in padded)}, {m})"]
+
 
 def reverse(expr, primitives, value, grad: str, adjoints: dict, prefix: str, indent: int,
             weight: str = "", also=(), substitute=None) -> list[str]:
