@@ -6,7 +6,9 @@ S = 3, n = 3 (parents at offsets 1, 2), L = 100, H = 3, D = 2, α = 0.1, 10 000 
 training), all parameters trained jointly ("CWa") by full-batch SGD at lr 1 for 50 000 epochs, the
 authors' initialisation, ``nn.CrossEntropyLoss`` on y (our "ce_softmax"). Their train loss is
 summed over batches and divided by the number of training sequences, so with one full batch it is
-the mean loss / 9000; we multiply back.
+the mean loss / 9000; we multiply back. Their loop records ``loss.item()`` of the forward pass that
+precedes each ``optimizer.step()``, so entry k of ``train_loss_list_1`` is the loss at the
+parameters after k updates, the same index as ``a_list`` and ``C_list`` (entry 0: the start).
 
 ``python benchmarks/markov/authors_record.py PATH.npz`` (fetch the repository first).
 """
@@ -33,14 +35,14 @@ def extract(path: Path) -> dict:
     assert [str(x) for x in d["alphas"]] == ["0000", "0001", "0010", "0011", "0100", "0101", "0110"]
     C, a = d["C_list"].astype(float), d["a_list"]
     share = lambda e: float(C[e, 6] ** 2 / np.sum(C[e] ** 2))       # R = {1, 2}: the true parents
-    train = d["train_loss_list_1"] * N_TRAIN                            # mean loss after epoch e + 1
+    train = d["train_loss_list_1"] * N_TRAIN                            # entry e: the loss after e updates
     W = d["W_after"][0]
     band_after = [[float(W[h + j, h]) for j in range(3)] for h in range(3)]
     return {"source": SOURCE,
             "epochs": list(EPOCHS),
             "a": {str(e): float(a[e]) for e in EPOCHS},
             "share_true_parents": {str(e): share(e) for e in (1, 2, 5, 10, 100)},
-            "train_loss": {str(e): float(train[e - 1]) for e in EPOCHS},
+            "train_loss": {str(e): float(train[e]) for e in EPOCHS},
             "band_after_50000": band_after,
             # float32: the losing coefficients' largest |c| from epoch 1000 on (underflow)
             "max_abs_losing_c_from_1000": float(np.max(np.abs(C[1000:, :6])))}

@@ -92,21 +92,52 @@ class MarkovTask:
         return x, np.exp(self.log_prob(x))
 
 
-def stationary_contexts(pi: np.ndarray) -> np.ndarray:
-    """Stationary law of the context chain (S^{n−1} states) of one kernel ``pi`` (S^{n−1} × S):
-    the state (x_{i−n+1..i−1}) moves to (x_{i−n+2..i}). The left eigenvector of eigenvalue 1,
-    solved as a least-squares system with the normalisation (exact up to rounding for an
-    irreducible chain; Dirichlet rows are positive almost surely)."""
+def context_chain(pi: np.ndarray) -> np.ndarray:
+    """The transition matrix (S^{n−1} × S^{n−1}) of the context chain of one kernel ``pi``
+    (S^{n−1} × S): the state (x_{i−n+1..i−1}) moves to (x_{i−n+2..i})."""
     C, S = pi.shape
     P = np.zeros((C, C))
     for c in range(C):
         for x in range(S):
             P[c, (c * S) % C + x] += pi[c, x]
-    A = np.vstack([P.T - np.eye(C), np.ones((1, C))])
-    b = np.zeros(C + 1)
-    b[-1] = 1.0
-    mu = np.linalg.lstsq(A, b, rcond=None)[0]
-    return np.clip(mu, 0.0, None) / np.clip(mu, 0.0, None).sum()
+    return P
+
+
+def stationary_law(P: np.ndarray) -> np.ndarray:
+    """Stationary law of an irreducible row-stochastic matrix ``P`` by GTH elimination
+    (Grassmann, Taksar and Heyman 1985): states are censored out one by one, and each pivot
+    Σ_{j<k} P[k, j] is a sum of non-negative numbers, never 1 − P[k, k], so no subtraction
+    cancels. The result has a small *componentwise relative* error (a few ulps times the number
+    of states, O(C³) work), also for nearly reducible chains whose laws span hundreds of orders
+    of magnitude, where a least-squares or eigenvector solve loses every component below about
+    1e-16 of the largest. Raises ``ValueError`` for a chain that is reducible to working
+    precision (a pivot of exactly 0)."""
+    A = np.array(P, dtype=np.float64)
+    C = A.shape[0]
+    if A.ndim != 2 or A.shape[1] != C or C < 1:
+        raise ValueError(f"P must be a square matrix, got shape {A.shape}")
+    if np.any(A < 0) or not np.all(np.isfinite(A)):
+        raise ValueError("P must have finite non-negative entries")
+    for k in range(C - 1, 0, -1):
+        pivot = A[k, :k].sum()
+        if not pivot > 0:
+            raise ValueError(f"P is reducible: state {k} leads to no lower state once the states "
+                             f"above it are censored out, so its stationary law is not unique")
+        A[:k, k] /= pivot
+        A[:k, :k] += np.outer(A[:k, k], A[k, :k])
+    mu = np.zeros(C)
+    mu[0] = 1.0
+    for k in range(1, C):
+        mu[k] = mu[:k] @ A[:k, k]
+    return mu / mu.sum()
+
+
+def stationary_contexts(pi: np.ndarray) -> np.ndarray:
+    """Stationary law of the context chain (S^{n−1} states, :func:`context_chain`) of one kernel
+    ``pi`` (S^{n−1} × S), by :func:`stationary_law` (componentwise accurate: Dirichlet rows
+    with small α have entries down to 1e-40 and below, which make the chain nearly
+    reducible)."""
+    return stationary_law(context_chain(pi))
 
 
 def window_law(pi: np.ndarray, S: int, n: int, K: int) -> np.ndarray:
