@@ -7,6 +7,15 @@
 Both can be restricted to a subset S of the parameters (the others held fixed). For the weight flow
 the restriction is the gradient flow of the full weights constrained to the span of the free
 directions, dθ_S/dt = −(G_SS)⁻¹ ∇_S𝓛: the inverse of G's sub-block, not the sub-block of G⁻¹.
+
+Log coordinates. A parameter whose gradient vanishes with it, ∂𝓛/∂θ_i = θ_i r_i(θ) (a system
+declares these in :attr:`gradflow.System.log_params`), never changes sign along the θ-flow and can
+shrink by hundreds of orders of magnitude: far below any ``atol``, where an integrator of θ_i no
+longer constrains it at all. With ``coords="auto"`` the θ-flow integrates u_i = ln|θ_i| instead,
+du_i/dt = −r_i(θ), which the system computes without dividing by θ_i
+(:meth:`gradflow.System.loss_and_rates`); the tolerances then bound the error of ln|θ_i|, i.e.
+the *relative* error of θ_i, however small it gets (θ_i itself underflows to 0 below e^−745, its
+logarithm does not). A parameter that starts at exactly 0 stays there and is left linear.
 """
 
 from __future__ import annotations
@@ -17,13 +26,19 @@ from ._validate import check_choice, check_vector
 from .system import System
 
 FLOWS = ("theta", "weights")
+#: ``auto``: the system's log_params in log coordinates on the θ-flow; ``linear``: every parameter
+#: integrated as it is (the behaviour before log coordinates existed, kept for comparison)
+COORDS = ("auto", "linear")
 
 
 class Flow:
-    """dθ_S/dt = −M ∇_S𝓛 on the free parameters S (``M`` = I or (G_SS)⁻¹) of ``system``."""
+    """dθ_S/dt = −M ∇_S𝓛 on the free parameters S (``M`` = I or (G_SS)⁻¹) of ``system``, in the
+    integrator's coordinates y: θ_S itself, except u_i = ln|θ_i| for the log coordinates."""
 
-    def __init__(self, system: System, flow: str = "theta", params=None, theta0=None):
+    def __init__(self, system: System, flow: str = "theta", params=None, theta0=None, coords: str = "auto",
+                 log_abs0=None):
         self.system, self.flow = system, check_choice("flow", flow, FLOWS)
+        check_choice("coords", coords, COORDS)
         names = system.names
         if flow == "weights" and system.metric is None:
             raise ValueError(f"flow must be 'theta' for system {system.name!r}: it has no metric")
@@ -38,18 +53,61 @@ class Flow:
         self.free = None if len(self.idx) == len(names) else self.idx
         n = len(names)
         self.theta0 = system.initial().astype(np.float64) if theta0 is None else check_vector("theta0", theta0, n).copy()
+        with np.errstate(divide="ignore"):
+            self.log_abs0 = np.log(np.abs(self.theta0))
+        if log_abs0 is not None:         # ln|θ0| carried exactly where θ0 itself underflowed
+            given = np.asarray(log_abs0, dtype=np.float64)
+            if given.shape != (n,):
+                raise ValueError(f"log_abs0 must have shape ({n},), got {given.shape}")
+            self.log_abs0 = np.where(self.theta0 == 0.0, given, self.log_abs0)
+        self.sign = np.copysign(1.0, self.theta0)        # −0.0: an underflowed negative θ0 keeps its sign
+        use_log = coords == "auto" and flow == "theta" and system.loss_and_rates is not None
+        logs = {names.index(p) for p in system.log_params} if use_log else set()
+        #: positions in y (the free vector) that hold ln|θ_i|
+        self.log = np.array([j for j, k in enumerate(self.idx) if k in logs and np.isfinite(self.log_abs0[k])],
+                            dtype=np.int64)
+        self.log_params = tuple(self.params[j] for j in self.log)
+        #: log_params left linear (θ0 exactly 0): their rate entries times θ are their gradient
+        self._rate_linear = np.array([j for j, k in enumerate(self.idx) if k in logs and j not in self.log],
+                                     dtype=np.int64)
+        #: ln|θ| of the system's log_params is worth keeping (exact, also where θ underflows)
+        self.tracks_log = bool(logs)
         self.M = (np.linalg.inv(system.metric()[np.ix_(self.idx, self.idx)]) if flow == "weights"
                   else None)
         self._last = (None, None)           # (y, loss) of the latest right-hand side
 
+    @property
+    def y0(self) -> np.ndarray:
+        """The start in the integrator's coordinates."""
+        y = self.theta0[self.idx].copy()
+        y[self.log] = self.log_abs0[self.idx[self.log]]
+        return y
+
     def full(self, y) -> np.ndarray:
-        """The full parameter vector with the free entries set to ``y``."""
+        """The full parameter vector with the free entries set from ``y``."""
         theta = self.theta0.copy()
-        theta[self.idx] = y
+        v = np.array(y, dtype=np.float64, copy=True)
+        v[self.log] = self.sign[self.idx[self.log]] * np.exp(v[self.log])
+        theta[self.idx] = v
         return theta
 
+    def log_abs(self, y) -> np.ndarray:
+        """ln|θ| of every parameter at ``y``, exact (not through θ) for the log coordinates."""
+        out = self.log_abs0.copy()
+        with np.errstate(divide="ignore"):
+            out[self.idx] = np.log(np.abs(np.asarray(y, dtype=np.float64)))
+        out[self.idx[self.log]] = np.asarray(y)[self.log]
+        return out
+
+    def coords_of(self, theta) -> np.ndarray:
+        """``y`` for a full θ (ln|θ_i| of a log coordinate from θ itself: −inf where it underflowed)."""
+        y = np.array(theta, dtype=np.float64)[self.idx]
+        with np.errstate(divide="ignore"):
+            y[self.log] = np.log(np.abs(y[self.log]))
+        return y
+
     def loss(self, y) -> float:
-        """𝓛 at the free values ``y`` (reused from the latest right-hand side at the same y)."""
+        """𝓛 at ``y`` (reused from the latest right-hand side at the same y)."""
         last_y, last_loss = self._last
         if last_y is not None and np.array_equal(last_y, y):
             return last_loss
@@ -61,15 +119,31 @@ class Flow:
         return self._last[1]
 
     def rhs(self, t, y) -> np.ndarray:
-        value, g = self.system.loss_and_grad(self.full(y), free=self.free)
+        """dy/dt: −(M)∇𝓛 for the linear coordinates, −r_i for the log ones."""
+        theta = self.full(y)
+        if len(self.log):
+            value, g = self.system.loss_and_rates(theta, free=self.free)
+        else:
+            value, g = self.system.loss_and_grad(theta, free=self.free)
         self._last = (np.array(y, copy=True), value)
         g = g[self.idx]
+        if len(self.log) and len(self._rate_linear):
+            g[self._rate_linear] *= theta[self.idx[self._rate_linear]]
         return -g if self.M is None else -(self.M @ g)
+
+    def velocity(self, y, dy=None) -> np.ndarray:
+        """dθ/dt of the full vector at ``y`` (from dy/dt ``dy`` when it is already known)."""
+        dy = self.rhs(0.0, y) if dy is None else np.array(dy, dtype=np.float64, copy=True)
+        dy[self.log] *= self.sign[self.idx[self.log]] * np.exp(np.asarray(y)[self.log])
+        out = np.zeros(len(self.theta0))
+        out[self.idx] = dy
+        return out
 
     @property
     def jac(self):
-        """The analytic Jacobian, or None when the system has no Hessian."""
-        return None if self.system.hessian is None else self._jac
+        """The analytic Jacobian, or None when the system has no Hessian (or log coordinates are
+        in use: then the integrator differences the right-hand side itself)."""
+        return None if self.system.hessian is None or len(self.log) else self._jac
 
     def _jac(self, t, y) -> np.ndarray:
         H = self.system.hessian(self.full(y), free=self.free)[np.ix_(self.idx, self.idx)]

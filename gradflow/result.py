@@ -26,7 +26,9 @@ class Result:
     happen; see :mod:`gradflow.criteria`), ``order`` (the system's head sorted by
     ``t_p(order_level)``; those that never reach it are left out), ``stats`` (solver statistics
     and wall time), ``status`` ("emerged", "t_max", "not_emerged", "stationary", "failed" or
-    "max_steps") and ``message``.
+    "max_steps") and ``message``. ``log_params``: the parameters integrated as ln|θ_i|
+    (:mod:`gradflow.flows`); their ln|θ_i| is kept exactly, also where θ_i underflows to 0:
+    :meth:`log_abs`.
     """
 
     t: np.ndarray
@@ -39,10 +41,12 @@ class Result:
     stats: dict
     status: str
     message: str
+    log_params: tuple = ()
     dense: object = field(default=None, repr=False)
     _dtheta: np.ndarray | None = field(default=None, repr=False)
     _derivative: object = field(default=None, repr=False)
     _loss: np.ndarray | None = field(default=None, repr=False)
+    _log_abs: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def names(self) -> tuple:
@@ -67,6 +71,21 @@ class Result:
         if self._dtheta is None:
             self._dtheta = np.array([self._derivative(th) for th in self.theta]).reshape(self.theta.shape)
         return self._dtheta
+
+    @property
+    def log_abs_theta(self) -> np.ndarray:
+        """ln|θ| at each step (n_t × n_params): the integrated coordinate for ``log_params``
+        (exact however small θ_i gets), ln|θ| of the stored θ for the others."""
+        if self._log_abs is not None:
+            return self._log_abs
+        with np.errstate(divide="ignore"):
+            return np.log(np.abs(self.theta))
+
+    def log_abs(self, name: str) -> np.ndarray:
+        """ln|θ_name| at each step (see :attr:`log_abs_theta`)."""
+        if name not in self.names:
+            raise KeyError(f"unknown parameter {name!r}; allowed: {', '.join(self.names)}")
+        return self.log_abs_theta[:, self.names.index(name)]
 
     @property
     def success(self) -> bool:
@@ -125,7 +144,7 @@ class Result:
     def metadata(self) -> dict:
         """Everything but the arrays, JSON-ready (NaN times become ``null``)."""
         return {"system": self.system.name, "sizes": self.system.sizes(), "flow": self.flow,
-                "params": list(self.params), "names": list(self.names),
+                "params": list(self.params), "names": list(self.names), "log_params": list(self.log_params),
                 "emergence": json_ready(self.emergence), "order": list(self.order),
                 "stats": self.stats, "status": self.status, "message": self.message}
 
@@ -134,7 +153,8 @@ class Result:
         must end in ``.npz`` (a missing suffix is added) and its folder must exist: ``OSError``
         / ``ValueError`` otherwise, before anything is written."""
         path = check_output_path(path, ".npz")
-        np.savez(path, t=self.t, theta=self.theta, loss=self.loss, dtheta=self.dtheta,
+        logs = {"log_abs": self._log_abs} if self._log_abs is not None else {}
+        np.savez(path, t=self.t, theta=self.theta, loss=self.loss, dtheta=self.dtheta, **logs,
                  meta_json=np.array(json.dumps(self.metadata(), indent=1, allow_nan=False)))
         return path
 
@@ -145,7 +165,8 @@ class Result:
         try:
             with np.load(path, allow_pickle=False) as f:
                 meta = json.loads(str(f["meta_json"]))
-                arrays = {"t": f["t"], "theta": f["theta"], "_loss": f["loss"], "_dtheta": f["dtheta"]}
+                arrays = {"t": f["t"], "theta": f["theta"], "_loss": f["loss"], "_dtheta": f["dtheta"],
+                          "_log_abs": f["log_abs"] if "log_abs" in f.files else None}
         except FileNotFoundError:
             raise
         except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
@@ -154,7 +175,8 @@ class Result:
         sys_ = systems.get(name).from_sizes(**sizes)
         return cls(system=sys_, flow=meta["flow"], params=tuple(meta["params"]),
                    emergence=_none_to_nan(meta["emergence"]), order=tuple(meta["order"]),
-                   stats=meta["stats"], status=meta["status"], message=meta["message"], **arrays)
+                   stats=meta["stats"], status=meta["status"], message=meta["message"],
+                   log_params=tuple(meta.get("log_params", ())), **arrays)
 
     def plot(self, path=None):
         """Figure of the head's parameters and the loss against log t (see :mod:`gradflow.plot`).

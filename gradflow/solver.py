@@ -38,7 +38,7 @@ STATIONARY_TOL = 1e-14
 
 
 def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "theta", params=None, theta0=None,
-          method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10,
+          method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10, coords: str = "auto",
           t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
           t_limit: float | None = None, criteria=(), progress: bool = False, threads: int | None = None,
           **sizes) -> Result:
@@ -52,7 +52,10 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
         parameters (default all; the others stay at ``theta0``). ``theta0``: the start (default
         the system's initial point: 0 for paper and tokens).
     How
-        ``method``: a key of :data:`METHODS`; ``rtol``, ``atol``: its tolerances.
+        ``method``: a key of :data:`METHODS`; ``rtol``, ``atol``: its tolerances. ``coords``:
+        ``"auto"`` integrates the system's vanishing parameters (``System.log_params``, e.g.
+        markov's selector coefficients) as ln|θ_i| on the θ-flow, so their relative error stays
+        controlled below ``atol`` (:mod:`gradflow.flows`); ``"linear"`` integrates θ as it is.
     When to stop
         ``t_max``: end time. ``None`` integrates until the system's stop criterion holds (e.g.
         𝓛 < 0.1 log N) and on to ``margin`` times that time, guarded by ``max_steps`` solver steps
@@ -78,30 +81,33 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
     sys_ = systems.make(system, sizes)
     with _threads.using(threads):
         if sys_.segments() and params is None and t_max is None:
-            return _solve_segments(sys_, flow, theta0, method, rtol, atol, max_steps, criteria, progress)
-        return _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_steps, t_limit,
+            return _solve_segments(sys_, flow, theta0, method, rtol, atol, coords, max_steps, criteria, progress)
+        return _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit,
                       criteria, progress)
 
 
-def _solve_segments(sys_, flow, theta0, method, rtol, atol, max_steps, criteria, progress) -> Result:
+def _solve_segments(sys_, flow, theta0, method, rtol, atol, coords, max_steps, criteria, progress) -> Result:
     """A system's schedule (:meth:`System.segments`): each segment's parameters for its flow
     time, from where the previous one ended; one Result on the joined time axis. Each event's
     time is its first over the segments; θ is continuous at a boundary, dθ/dt is not (the
     boundary point is kept once, with the derivative of the segment that ends there)."""
-    parts, offset, start = [], 0.0, theta0
+    parts, offset, start, log_start = [], 0.0, theta0, None
     for k, (params, duration) in enumerate(sys_.segments()):
         if progress:
             _report(f"segment {k + 1}: {', '.join(params)} for t = {duration:g}")
             _report("", end=True)
-        r = _solve(sys_, flow, params, start, method, rtol, atol, float(duration), 2.0, max_steps, None,
-                   criteria, progress)
+        r = _solve(sys_, flow, params, start, method, rtol, atol, coords, float(duration), 2.0, max_steps, None,
+                   criteria, progress, log_start)
         parts.append((offset, r))
-        start, offset = r.theta[-1], offset + r.t[-1]
+        start, log_start, offset = r.theta[-1], r.log_abs_theta[-1], offset + r.t[-1]
         if r.status not in ("emerged", "t_max"):
             break
     t = np.concatenate([off + r.t[(k > 0):] for k, (off, r) in enumerate(parts)])
     theta = np.concatenate([r.theta[(k > 0):] for k, (_, r) in enumerate(parts)])
     dtheta = np.concatenate([r.dtheta[(k > 0):] for k, (_, r) in enumerate(parts)])
+    log_params = tuple(n for n in sys_.names if any(n in r.log_params for _, r in parts))
+    log_abs = (np.concatenate([r.log_abs_theta[(k > 0):] for k, (_, r) in enumerate(parts)])
+               if log_params else None)
     emergence = _first_events([(off, r.emergence) for off, r in parts])
     last = parts[-1][1]
     status, message = last.status, last.message
@@ -115,7 +121,7 @@ def _solve_segments(sys_, flow, theta0, method, rtol, atol, max_steps, criteria,
     params = tuple(n for n in sys_.names if any(n in r.params for _, r in parts))
     return Result(t=t, theta=theta, system=sys_, flow=flow, params=params, emergence=emergence,
                   order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
-                  status=status, message=message, _dtheta=dtheta)
+                  status=status, message=message, log_params=log_params, _dtheta=dtheta, _log_abs=log_abs)
 
 
 def _first_events(timed: list) -> dict:
@@ -134,8 +140,8 @@ def _first_events(timed: list) -> dict:
     return out
 
 
-def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_steps, t_limit, criteria,
-           progress) -> Result:
+def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit, criteria,
+           progress, log_abs0=None) -> Result:
     check_choice("method", method, tuple(METHODS))
     rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
     margin = check_positive("margin", margin)
@@ -149,8 +155,8 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
     crits = tuple(sys_.criteria()) + tuple(criteria)
     stop = next(c for c in crits if getattr(c, "key", None) == sys_.stop_key)
     sys_.check_size_limits()
-    fl = Flow(sys_, flow, params, theta0)
-    y0 = fl.theta0[fl.idx]
+    fl = Flow(sys_, flow, params, theta0, coords, log_abs0)
+    y0 = fl.y0
     stats = {"method": method, "rtol": rtol, "atol": atol, "nfev": 0, "njev": 0, "nlu": 0,
              "n_steps": 0, "wall_seconds": 0.0}
     start = time.perf_counter()
@@ -220,16 +226,14 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
     stats["n_steps"] = len(ts) - 1
     t = np.array(ts)
     theta = np.array([fl.full(y) for y in ys])
+    log_abs = np.array([fl.log_abs(y) for y in ys]) if fl.tracks_log else None
     if all(f is not None for f in fs):            # Radau kept f at every step
-        dtheta = np.zeros_like(theta)
-        dtheta[:, fl.idx] = fs
+        dtheta = np.array([fl.velocity(y, f) for y, f in zip(ys, fs)])
     else:
         dtheta = None                               # evaluated when first needed
 
     def derivative(th):
-        out = np.zeros(len(sys_.names))
-        out[fl.idx] = fl.rhs(0.0, th[fl.idx])
-        return out
+        return fl.velocity(fl.coords_of(th))
     dense = _Dense(OdeSolution(t, pieces), fl) if pieces else None
     emergence = emergence_times(
         crits, sys_.names, fl.params if dense is not None else (), t, theta, lambda k: fl.loss(ys[k]),
@@ -239,7 +243,8 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, t_max, margin, max_st
     stats["wall_seconds"] = time.perf_counter() - start
     return Result(t=t, theta=theta, system=sys_, flow=flow, params=fl.params, emergence=emergence,
                   order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
-                  status=status, message=message, dense=dense, _dtheta=dtheta, _derivative=derivative)
+                  status=status, message=message, log_params=fl.log_params, dense=dense, _dtheta=dtheta,
+                  _derivative=derivative, _log_abs=log_abs)
 
 
 def _settled_hint(fl, ts, ys, recent: float, stop) -> str:
@@ -277,6 +282,4 @@ class _Dense:
         y = self.sol(t)
         if np.ndim(t) == 0:
             return self.fl.full(y)
-        out = np.repeat(self.fl.theta0[:, None], y.shape[1], axis=1)
-        out[self.fl.idx] = y
-        return out
+        return np.array([self.fl.full(col) for col in y.T]).T

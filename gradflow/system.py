@@ -31,6 +31,13 @@ How to add a system
    parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
    (a report with ``summary()`` and ``passed``: the solved flow against the full-weight
    reference) and ``train(eta, steps, every)`` (GD on the reference, for the CLI).
+   Quantities that can vanish: a parameter whose gradient vanishes with it
+   (∂𝓛/∂θ_i = θ_i r_i(θ), e.g. a coefficient that enters only through its square) never
+   changes sign and can fall far below any ``atol``. Name it in ``log_params`` and implement
+   ``loss_and_rates(θ, free=None)``: as ``loss_and_grad``, but the entries of ``log_params``
+   hold r_i = (∂𝓛/∂θ_i)/θ_i, computed without dividing (so it is right where θ_i underflows).
+   The θ-flow then integrates ln|θ_i| (:mod:`gradflow.flows`), keeping its relative error
+   controlled at any size.
 6. ``criteria()``: the default emergence criteria (:mod:`gradflow.criteria`), including the ones
    named by ``stop_key`` and ``primary_key``; ``check_size_limits()`` refuses sizes the machine
    cannot hold, with the estimated memory and time, before any long work.
@@ -135,6 +142,9 @@ class System:
 
     hessian = None
     metric = None
+    #: parameters integrated as ln|θ_i| on the θ-flow (see the module docstring, item 5)
+    log_params: tuple = ()
+    loss_and_rates = None
 
     def initial(self) -> np.ndarray:
         """θ at which a solve starts when no ``theta0`` is given (default 0)."""

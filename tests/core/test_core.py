@@ -159,3 +159,51 @@ def test_max_steps_message_says_whether_the_loss_has_settled():
     assert "the loss moved by" in r.message and "raise max_steps or set t_max" in r.message
     settled = gf.solve(64, system="tokens", L=10 ** 9, max_steps=6000, progress=False)
     assert "it may have settled without the stop criterion (loss fell below 0.1 log N) being met" in settled.message
+
+
+def test_log_coordinates_follow_a_parameter_far_below_atol():
+    """ln|a| = ln 0.3 − 100 t to 1e-9 relative down to −3·10⁴ (a itself underflows to −0.0 at
+    t ≈ 7.4 and keeps its sign before that); b grows with its rate. Integrated as it is
+    (coords="linear"), a stalls near atol and its logarithm is off by thousands."""
+    from toys import Decay
+    s = Decay()
+    r = gf.solve(system=s, t_max=300.0)
+    assert r.log_params == ("a", "b")
+    exact = s.exact_log_abs(r.t)
+    assert np.max(np.abs(r.log_abs("a") - exact[:, 0]) / np.abs(exact[:, 0])) < 1e-9
+    assert np.max(np.abs(r.log_abs("b") - exact[:, 1])) < 1e-8
+    assert r.log_abs("a")[-1] < -2.9e4
+    alive = r.t < 7.0
+    assert np.all(r["a"][alive] < 0) and np.all(r["a"][~alive] <= 0)
+    assert np.allclose(r["x"], 1 - np.exp(-r.t), atol=1e-8)
+    # the dense output and dθ/dt in θ's own coordinates
+    assert np.isclose(r.theta_at(0.01)[0], -0.3 * np.exp(-1.0), rtol=1e-7)
+    assert np.allclose(r.dtheta[:5, 0], -100 * r.theta[:5, 0], rtol=1e-12)
+    # a log parameter that starts at exactly 0 stays there, integrated linearly (its rate times 0)
+    zero = gf.solve(system=s, theta0=[0.0, 0.02, 0.0], t_max=1.0)
+    assert zero.log_params == ("b",) and np.all(zero["a"] == 0.0)
+    assert np.isclose(zero.log_abs("b")[-1], np.log(0.02) + 0.5, rtol=1e-9)
+    lin = gf.solve(system=s, t_max=300.0, coords="linear")
+    assert lin.log_params == ()
+    assert np.abs(lin.log_abs("a")[-1] - s.exact_log_abs(300.0)[0]) > 1e3
+
+
+def test_log_coordinates_survive_save_load_and_segments(tmp_path):
+    from toys import Decay
+    r = gf.solve(system=Decay(), t_max=20.0)
+    back = gf.Result.load(r.save(tmp_path / "d.npz"))
+    assert back.log_params == r.log_params
+    assert np.array_equal(back.log_abs_theta, r.log_abs_theta)
+    # a schedule carries ln|a| and its sign across segments, also once a has underflowed to −0.0
+    # (it is free for 8 + 5)
+    st = gf.solve(system=Decay(staged=1))
+    assert len(st.stats["segments"]) == 3
+    assert np.isclose(st.log_abs("a")[-1], np.log(0.3) - 100 * 13.0, rtol=1e-9)
+    assert np.isclose(st.log_abs("b")[-1], np.log(0.02) + 0.5 * 5.0, rtol=1e-9)
+    assert st.theta[-1, 0] == 0.0 and np.signbit(st.theta[-1, 0]) and st.log_params == ("a", "b")
+
+
+def test_coords_is_validated():
+    from toys import Decay
+    with pytest.raises(ValueError, match="coords must be one of auto, linear"):
+        gf.solve(system=Decay(), t_max=1.0, coords="log")

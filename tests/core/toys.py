@@ -126,3 +126,56 @@ class Scheduled(Quadratic):
 
     def segments(self):
         return self.SEGMENTS
+
+
+class Decay(System):
+    """Vanishing parameters with closed forms: 𝓛 = ½(x − 1)² + ½(k_a a² + k_b b²) from
+    θ0 = (a, b, x) = (−0.3, 0.02, 0). Then x = 1 − e^{−t}, a = −0.3 e^{−k_a t} (k_a = 100:
+    ln|a| = ln 0.3 − 100 t, below float64's range from t ≈ 7.4) and b = 0.02 e^{−k_b t}
+    (k_b = −0.5: it grows). a and b are ``log_params`` (∂𝓛/∂a = a·k_a). ``staged=1`` solves
+    a alone for t = 8 (ln|a| = −800: a underflows to −0.0), then x for t = 1, then a and b for
+    t = 5."""
+
+    name = "decay"
+    names = ("a", "b", "x")
+    head = ("x",)
+    sizes_spec = (Size("staged", 0, 0, "1: three segments"),)
+    order_level = 0.5
+    stop_key, primary_key = "T", "T"
+    K = np.array([100.0, -0.5])
+    THETA0 = np.array([-0.3, 0.02, 0.0])
+    log_params = ("a", "b")
+    SEGMENTS = ((("a",), 8.0), (("x",), 1.0), (("a", "b"), 5.0))
+
+    def __init__(self, staged: int = 0):
+        self.staged = self.validate_sizes({"staged": staged})["staged"]
+        self.task = None
+
+    def sizes(self):
+        return {"staged": self.staged}
+
+    def initial(self):
+        return self.THETA0.copy()
+
+    def segments(self):
+        return self.SEGMENTS if self.staged else ()
+
+    def loss(self, theta):
+        return float(0.5 * (theta[2] - 1) ** 2 + 0.5 * self.K @ theta[:2] ** 2)
+
+    def loss_and_grad(self, theta, free=None):
+        return self.loss(theta), np.array([self.K[0] * theta[0], self.K[1] * theta[1], theta[2] - 1])
+
+    def loss_and_rates(self, theta, free=None):
+        return self.loss(theta), np.array([self.K[0], self.K[1], theta[2] - 1])
+
+    def criteria(self):
+        return (LossBelow("T", 0.1, "0.1"), ParamReaches("x", 0.5))
+
+    def exact_log_abs(self, t, durations=None):
+        """ln|a|, ln|b| after free time ``t`` of each."""
+        t = np.asarray(t, dtype=float)
+        return np.log(np.abs(self.THETA0[:2])) - self.K * t[..., None]
+
+
+register("decay", Decay)

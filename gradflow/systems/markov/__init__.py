@@ -85,6 +85,9 @@ class MarkovSystem(System):
         self._sizes = sizes
         self.layout = Layout(sizes["H"], sizes["D"])          # checks H ≤ 6 and D ≤ H
         self.names = self.layout.names
+        # ∂𝓛/∂c_R = c_R r_R: the losing coefficients shrink by hundreds of orders of magnitude and
+        # are integrated as ln|c_R| (gradflow.flows), so their shares follow their exact rates
+        self.log_params = self.layout.c_names
         self.task = MarkovTask(S=sizes["S"], n=sizes["n"], alpha=sizes["alpha"], L=sizes["L"])
         self.loss_name, self.eps = sizes["loss"], sizes["eps"]
         if sizes["population"] == "exact" and sizes["S"] ** (sizes["L"] + 1) > MAX_ENUMERATED:
@@ -159,6 +162,11 @@ class MarkovSystem(System):
     def loss_and_grad(self, theta, free=None):
         from .reduced import evaluate
         return evaluate(theta, self.layout, self.population, self.loss_name, self.eps)
+
+    def loss_and_rates(self, theta, free=None):
+        """As :meth:`loss_and_grad`, with (∂𝓛/∂c_R)/c_R in the selector entries (``log_params``)."""
+        from .reduced import evaluate
+        return evaluate(theta, self.layout, self.population, self.loss_name, self.eps, rates=True)
 
     def segments(self) -> tuple:
         if self._sizes["schedule"] != "staged":

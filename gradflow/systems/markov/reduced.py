@@ -218,13 +218,16 @@ def _pair_sweep(theta, layout: Layout, pop: Population, loss: str, eps: float, g
 
 
 def evaluate(theta, layout: Layout, pop: Population, loss: str = "ce_softmax", eps: float = 1e-2,
-             grad: bool = True):
-    """The population loss at live θ and (with ``grad``) its gradient in θ order."""
+             grad: bool = True, rates: bool = False):
+    """The population loss at live θ and (with ``grad``) its gradient in θ order. With ``rates``
+    the selector entries hold r_R = (∂𝓛/∂c_R)/c_R = (2/Z)(∂𝓛/∂ρ_R − Σ_S ρ_S ∂𝓛/∂ρ_S) instead,
+    which does not involve c_R (ρ_R = c_R²/Z): right for a c_R of any size, 0 included."""
     value, g_a, g_G, g_c2n, U, cache, c, Z = _pair_sweep(theta, layout, pop, loss, eps, grad)
     c2n = c ** 2 / Z
     if not grad:
         return float(value)
-    g_c = 2 * c / Z * (g_c2n - np.dot(c2n, g_c2n))
+    r_c = 2 / Z * (g_c2n - np.dot(c2n, g_c2n))
+    g_c = r_c if rates else c * r_c
     g_U = np.einsum("hpq,hqs->hps", g_G + np.transpose(g_G, (0, 2, 1)), U)
     g_band = features_backward(g_U, cache, layout.H)
     return float(value), layout.pack(g_band, g_c, g_a)
