@@ -1,4 +1,9 @@
-"""Say so while Numba compiles: the first call of a kernel in a fresh install takes seconds."""
+"""Say so while Numba compiles: the first call of a kernel in a fresh install takes seconds.
+
+Only a real compilation is announced. Numba fires its ``numba:compile`` event when it compiles a
+function, never when it loads one from its disk cache, so a cache load that is slow because the
+machine is busy stays silent.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +12,62 @@ import threading
 import time
 from contextlib import contextmanager, nullcontext
 
-#: seconds a first call may take before it is announced (a cache load takes well under this)
-ANNOUNCE_AFTER = 0.5
-_done: set[str] = set()
+from numba.core import event as _event
 
+#: seconds a first call may take before a compilation is announced
+ANNOUNCE_AFTER = 0.5
+#: how often the watcher looks whether Numba has started compiling
+POLL = 0.05
+_done: set[str] = set()
+_compiles = [0]                 # compilations started in this process (Numba's compile events)
+
+
+class _CompileCounter(_event.Listener):
+    def on_start(self, event):
+        _compiles[0] += 1
+
+    def on_end(self, event):
+        pass
+
+
+_event.register("numba:compile", _CompileCounter())
 
 _NOTHING = nullcontext()
 
 
+def compiles_started() -> int:
+    """How many Numba compilations have started in this process."""
+    return _compiles[0]
+
+
 def first_call(label: str):
-    """Around the first call of the kernels named ``label`` in this process: if it takes longer
-    than ANNOUNCE_AFTER seconds (compiling, not loading from Numba's disk cache), print one line to
-    stderr when that time has passed and how long it took at the end. Later calls get a shared
-    no-op context (these calls sit on the solver's hot path)."""
+    """Around the first call of the kernels named ``label`` in this process: if Numba compiles
+    during it and it has taken ANNOUNCE_AFTER seconds, print one line to stderr, and at the end
+    how long it took. Later calls get a shared no-op context (these calls sit on the solver's
+    hot path)."""
     return _NOTHING if label in _done else _announce(label)
 
 
 @contextmanager
 def _announce(label: str):
     start = time.perf_counter()
-    said = threading.Event()
+    before = compiles_started()
+    said, finished = threading.Event(), threading.Event()
 
-    def announce():
-        said.set()
-        print(f"gradflow: compiling {label} (first run only; cached on disk afterwards) ...",
-              end="", file=sys.stderr, flush=True)
-    timer = threading.Timer(ANNOUNCE_AFTER, announce)
-    timer.daemon = True
-    timer.start()
+    def watch():
+        while not finished.wait(POLL):
+            if compiles_started() > before and time.perf_counter() - start >= ANNOUNCE_AFTER:
+                said.set()
+                print(f"gradflow: compiling {label} (first run only; cached on disk afterwards) ...",
+                      end="", file=sys.stderr, flush=True)
+                return
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         yield
     finally:
-        timer.cancel()
+        finished.set()
+        watcher.join()
         _done.add(label)
         if said.is_set():
             print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)

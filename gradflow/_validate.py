@@ -40,7 +40,12 @@ def check_choice(name: str, value, choices) -> str:
 def check_vector(name: str, value, n: int) -> np.ndarray:
     """``value`` as a finite, C-contiguous float64 array of shape ``(n,)`` (a copy only when the
     input is not already one: one compiled kernel signature serves every caller)."""
-    arr = np.ascontiguousarray(value, dtype=np.float64)
+    if isinstance(value, (dict, str, bytes)):
+        raise TypeError(f"{name} must be a sequence of {n} numbers, got a {type(value).__name__}")
+    try:
+        arr = np.ascontiguousarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a sequence of {n} numbers ({exc})") from None
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
     if not np.all(np.isfinite(arr)):

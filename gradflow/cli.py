@@ -15,6 +15,34 @@ from . import system as systems
 from .flows import FLOWS
 
 COMMANDS = ("solve", "check", "train", "derive", "sweep")
+#: exit status after Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)
+INTERRUPTED = 130
+
+
+def _terminate(signum, frame):
+    """SIGTERM ends a command as Ctrl-C does: what was computed is kept."""
+    raise KeyboardInterrupt
+
+
+def _join_negative_values(argv: list, parser) -> list:
+    """``--rtol -1e-8`` / ``--N -4:8:x2`` as ``--rtol=-1e-8``: argparse takes a value that starts
+    with "-" (and is not a plain negative number) for an option, and its message then hides the
+    real one (the value's range)."""
+    options = {o for a in parser._actions for o in a.option_strings}
+    for sub in parser._subparsers._group_actions if parser._subparsers else ():
+        for p in sub.choices.values():
+            options |= {o for a in p._actions for o in a.option_strings if a.nargs != 0}
+    out, k = [], 0
+    while k < len(argv):
+        a = argv[k]
+        if (a in options and k + 1 < len(argv) and argv[k + 1].startswith("-") and argv[k + 1] not in options
+                and len(argv[k + 1]) > 1 and not argv[k + 1].startswith("--")):
+            out.append(f"{a}={argv[k + 1]}")
+            k += 2
+            continue
+        out.append(a)
+        k += 1
+    return out
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,10 +101,10 @@ def _params(text):
 
 def _cmd_solve(args, cls):
     from .result import check_output_path
-    from .solver import solve
+    from .solver import Interrupted, solve
     sys_ = _make_system(args, cls)
     out = check_output_path(args.out, ".npz") if args.out else None
-    plot = check_output_path(args.plot) if args.plot else None
+    plot = check_output_path(args.plot, figure=True) if args.plot else None
     theta0 = None
     if args.theta0:
         theta0 = sys_.initial()
@@ -84,9 +112,16 @@ def _cmd_solve(args, cls):
             if name not in sys_.names:
                 raise ValueError(f"unknown parameter {name!r} in --theta0; allowed: {', '.join(sys_.names)}")
             theta0[sys_.names.index(name)] = value
-    result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, t_max=args.t_max,
-                   method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet,
-                   threads=args.threads)
+    try:
+        result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, t_max=args.t_max,
+                       method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet,
+                       threads=args.threads)
+    except Interrupted as stop:
+        r = stop.result
+        kept = (f"saved {r.save(out)} (status interrupted, {len(r.t)} steps to t = {r.t[-1]:.6g})" if out
+                else f"{len(r.t)} steps to t = {r.t[-1]:.6g} not saved (give --out FILE to keep them)")
+        print(f"interrupted: {kept}", file=sys.stderr)
+        return INTERRUPTED
     print(result.summary())
     if out:
         print(f"saved {result.save(out)}")
@@ -119,7 +154,10 @@ def _cmd_train(args, cls):
 
 def _cmd_sweep(args, cls):
     from . import sweeps as sw
+    from .result import check_output_path
     if args.status or args.plot:
+        if args.plot:
+            check_output_path(args.plot, figure=True)
         if args.status:
             print(sw.status(args.out))
         if args.plot:
@@ -145,7 +183,12 @@ def _cmd_sweep(args, cls):
         except ImportError:
             raise ValueError("--scheduler needs the optional extra: pip install 'gradflow[dask]'") from None
         executor = Client(args.scheduler)
-    rows = sw.sweep(runs, args.out, executor, workers=args.workers, retry_failed=args.retry_failed)
+    try:
+        rows = sw.sweep(runs, args.out, executor, workers=args.workers, retry_failed=args.retry_failed)
+    except sw.SweepInterrupted as stop:
+        print(f"interrupted: {stop.stored} runs stored in {stop.store}, {stop.remaining} to run; "
+              "run the same command again to resume", file=sys.stderr)
+        return INTERRUPTED
     print(sw.status(args.out))
     return 0 if all(r["status"] not in ("error", "failed") for r in rows) else 1
 
@@ -255,14 +298,21 @@ def main(argv=None) -> int:
             module, _, func = extra[argv[0]][1].partition(":")
             return getattr(importlib.import_module(module), func)(argv[1:])
     parser = build_parser(_system_name(argv))
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(argv, parser))
     cls = systems.get(getattr(args, "system", systems.DEFAULT_SYSTEM))
     if args.command in ("check", "train") and getattr(cls, args.command, None) is None:
         parser.error(f"system {cls.name!r} has no {args.command} command")
+    import signal
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args, cls)
-    except (ValueError, OSError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         parser.error(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

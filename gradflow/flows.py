@@ -45,6 +45,9 @@ class Flow:
         chosen = names if params is None else params
         if isinstance(chosen, str) or len(tuple(chosen)) == 0:
             raise ValueError("params must be a non-empty sequence of parameter names")
+        twice = sorted({n for n in chosen if list(chosen).count(n) > 1})
+        if twice:
+            raise ValueError(f"params names {', '.join(map(str, twice))} more than once")
         for n in chosen:
             if n not in names:
                 raise ValueError(f"unknown {system.param_word} {n!r} in params; allowed: {', '.join(names)}")

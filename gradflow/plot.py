@@ -25,7 +25,7 @@ def plot_result(result, path=None):
     import matplotlib
     if path is not None:
         from .result import check_output_path
-        path = check_output_path(path)
+        path = check_output_path(path, figure=True)
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sys_, e = result.system, result.emergence

@@ -25,8 +25,8 @@ class Result:
     ``emergence`` (``{key: time, "t_p": {param: {level: time}}}``, NaN for events that did not
     happen; see :mod:`gradflow.criteria`), ``order`` (the system's head sorted by
     ``t_p(order_level)``; those that never reach it are left out), ``stats`` (solver statistics
-    and wall time), ``status`` ("emerged", "t_max", "not_emerged", "stationary", "failed" or
-    "max_steps") and ``message``. ``log_params``: the parameters integrated as ln|θ_i|
+    and wall time), ``status`` ("emerged", "t_max", "not_emerged", "stationary", "failed",
+    "max_steps" or "interrupted") and ``message``. ``log_params``: the parameters integrated as ln|θ_i|
     (:mod:`gradflow.flows`); their ln|θ_i| is kept exactly, also where θ_i underflows to 0:
     :meth:`log_abs`.
     """
@@ -137,7 +137,7 @@ class Result:
         s = self.stats
         lines.append(f"loss at t = {self.t[-1]:.6g}: {self.final_loss():.6g}; "
                      f"{s['method']}: {s['n_steps']} steps, nfev {s['nfev']}, njev {s['njev']}, "
-                     f"nlu {s['nlu']}, {s['wall_seconds']:.3g} s")
+                     f"nlu {s['nlu']}" + (f", {s['wall_seconds']:.3g} s" if "wall_seconds" in s else ""))
         return "\n".join(lines)
 
     # -- persistence ----------------------------------------------------------------------
@@ -148,20 +148,32 @@ class Result:
                 "emergence": json_ready(self.emergence), "order": list(self.order),
                 "stats": self.stats, "status": self.status, "message": self.message}
 
-    def save(self, path) -> Path:
+    def save(self, path, timings: bool = False) -> Path:
         """Save to one ``.npz`` file (the arrays plus the JSON metadata ``meta_json``). ``path``
         must end in ``.npz`` (a missing suffix is added) and its folder must exist: ``OSError``
-        / ``ValueError`` otherwise, before anything is written."""
+        / ``ValueError`` otherwise, before anything is written. The file is byte-for-byte the
+        same for the same result (fixed zip dates; the wall time is left out unless
+        ``timings``), so a checksum compares two runs. Written to a temporary file and renamed:
+        an interrupted save leaves no half file under ``path``."""
         path = check_output_path(path, ".npz")
-        logs = {"log_abs": self._log_abs} if self._log_abs is not None else {}
-        np.savez(path, t=self.t, theta=self.theta, loss=self.loss, dtheta=self.dtheta, **logs,
-                 meta_json=np.array(json.dumps(self.metadata(), indent=1, allow_nan=False)))
+        meta = self.metadata()
+        if not timings:
+            meta["stats"] = {k: v for k, v in meta["stats"].items() if k != "wall_seconds"}
+        arrays = {"t": self.t, "theta": self.theta, "loss": self.loss, "dtheta": self.dtheta}
+        if self._log_abs is not None:
+            arrays["log_abs"] = self._log_abs
+        arrays["meta_json"] = np.array(json.dumps(meta, indent=1, allow_nan=False))
+        _write_npz(path, arrays)
         return path
 
     @classmethod
     def load(cls, path) -> "Result":
         """Inverse of :meth:`save`; also reads files saved before systems existed (tokens).
-        A file that is not a saved Result raises ``ValueError`` naming it."""
+        A file that is not a saved Result raises ``ValueError`` naming it; a path without a
+        suffix is read as ``.npz`` (as :meth:`save` writes it)."""
+        path = Path(path)
+        if path.suffix == "" and not path.exists():
+            path = path.with_suffix(".npz")
         try:
             with np.load(path, allow_pickle=False) as f:
                 meta = json.loads(str(f["meta_json"]))
@@ -185,9 +197,34 @@ class Result:
         return plot_result(self, path)
 
 
-def check_output_path(path, suffix: str | None = None) -> Path:
-    """``path`` as a Path whose folder exists and is writable, else ``OSError`` naming it. With
-    ``suffix``, a path without a suffix gets it and one with another suffix is a ``ValueError``."""
+def _write_npz(path: Path, arrays: dict) -> None:
+    """``np.savez`` with fixed member dates (byte-identical files for identical arrays), through a
+    temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, value in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with zf.open(info, "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def figure_formats() -> tuple:
+    """The file suffixes matplotlib can write a figure as (``.png``, ``.pdf``, ``.svg`` …)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    return tuple(f".{k}" for k in FigureCanvasBase.get_supported_filetypes())
+
+
+def check_output_path(path, suffix: str | None = None, figure: bool = False) -> Path:
+    """``path`` as a Path that can be written, checked before any work: its folder exists and a
+    test file can be created and removed there (``OSError`` naming the path otherwise: /proc
+    passes a permission check and still refuses files). With ``suffix``, a path without a suffix
+    gets it and one with another suffix is a ``ValueError``; with ``figure``, the suffix must be
+    a format matplotlib writes (``ValueError`` listing them)."""
     path = Path(path)
     if path.is_dir():
         raise OSError(f"{path} is a directory, not a file name")
@@ -196,11 +233,17 @@ def check_output_path(path, suffix: str | None = None) -> Path:
             path = path.with_suffix(suffix)
         elif path.suffix != suffix:
             raise ValueError(f"path must end in {suffix}, got {str(path)!r}")
+    if figure and path.suffix.lower() not in figure_formats():
+        raise ValueError(f"a figure path must end in one of {', '.join(figure_formats())}; got {str(path)!r}")
     folder = path.parent
     if not folder.is_dir():
         raise OSError(f"folder {folder} does not exist (for {path})")
-    if not os.access(folder, os.W_OK):
-        raise OSError(f"folder {folder} is not writable (for {path})")
+    probe = folder / f".gradflow-write-test.{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"folder {folder} is not writable (for {path}: {exc.strerror or exc})") from None
     return path
 
 

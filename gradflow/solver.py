@@ -37,6 +37,16 @@ RISE_REL, RISE_ABS = 1e-4, 1e-10
 STATIONARY_TOL = 1e-14
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM under the CLI) during :func:`solve`: ``result`` holds every step
+    accepted so far (status ``"interrupted"``, emergence times of what was integrated), ready to
+    save. It is a ``KeyboardInterrupt``, so a script that does not catch it stops as usual."""
+
+    def __init__(self, result: Result):
+        super().__init__(result.message)
+        self.result = result
+
+
 def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "theta", params=None, theta0=None,
           method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10, coords: str = "auto",
           t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
@@ -96,8 +106,11 @@ def _solve_segments(sys_, flow, theta0, method, rtol, atol, coords, max_steps, c
         if progress:
             _report(f"segment {k + 1}: {', '.join(params)} for t = {duration:g}")
             _report("", end=True)
-        r = _solve(sys_, flow, params, start, method, rtol, atol, coords, float(duration), 2.0, max_steps, None,
-                   criteria, progress, log_start)
+        try:
+            r = _solve(sys_, flow, params, start, method, rtol, atol, coords, float(duration), 2.0, max_steps,
+                       None, criteria, progress, log_start)
+        except Interrupted as stop:
+            r = stop.result
         parts.append((offset, r))
         start, log_start, offset = r.theta[-1], r.log_abs_theta[-1], offset + r.t[-1]
         if r.status not in ("emerged", "t_max"):
@@ -114,14 +127,19 @@ def _solve_segments(sys_, flow, theta0, method, rtol, atol, coords, max_steps, c
     if status in ("emerged", "t_max"):
         status = "emerged" if np.isfinite(emergence[sys_.primary_key]) else "t_max"
         message = f"{len(parts)} segments to t = {t[-1]:g}"
+    elif status == "interrupted":
+        message = f"interrupted in segment {len(parts)} at t = {t[-1]:.6g}"
     stats = dict(parts[0][1].stats)
     for key in ("nfev", "njev", "nlu", "n_steps", "wall_seconds"):
         stats[key] = sum(r.stats[key] for _, r in parts)
     stats["segments"] = [[list(r.params), float(r.t[-1])] for _, r in parts]
     params = tuple(n for n in sys_.names if any(n in r.params for _, r in parts))
-    return Result(t=t, theta=theta, system=sys_, flow=flow, params=params, emergence=emergence,
-                  order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
-                  status=status, message=message, log_params=log_params, _dtheta=dtheta, _log_abs=log_abs)
+    result = Result(t=t, theta=theta, system=sys_, flow=flow, params=params, emergence=emergence,
+                    order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
+                    status=status, message=message, log_params=log_params, _dtheta=dtheta, _log_abs=log_abs)
+    if status == "interrupted":
+        raise Interrupted(result)
+    return result
 
 
 def _first_events(timed: list) -> dict:
@@ -140,8 +158,9 @@ def _first_events(timed: list) -> dict:
     return out
 
 
-def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit, criteria,
-           progress, log_abs0=None) -> Result:
+def _check_solver_args(method, rtol, atol, t_max, margin, max_steps, t_limit):
+    """The integrator's arguments, checked (``ValueError`` naming the argument): (rtol, atol,
+    t_max, margin, max_steps, t_limit) as numbers."""
     check_choice("method", method, tuple(METHODS))
     rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
     margin = check_positive("margin", margin)
@@ -151,11 +170,37 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
         t_max = check_positive("t_max", t_max)
     if t_limit is not None:
         t_limit = check_positive("t_limit", t_limit)
-    max_steps = check_int("max_steps", max_steps, 1)
+    return rtol, atol, t_max, margin, check_int("max_steps", max_steps, 1), t_limit
+
+
+def validate(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "theta", params=None,
+             theta0=None, method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10,
+             coords: str = "auto", t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
+             t_limit: float | None = None, **sizes):
+    """Check the arguments of a :func:`solve` as it would, sizes beyond the machine included,
+    without solving: the configured system, or ``ValueError`` / ``TypeError`` naming the
+    argument. A sweep calls it on every run before the first one starts."""
+    if N is not None:
+        sizes["N"] = N
+    sys_ = systems.make(system, sizes)
+    _check_solver_args(method, rtol, atol, t_max, margin, max_steps, t_limit)
+    Flow(sys_, flow, params, theta0, coords)
+    sys_.check_size_limits()
+    return sys_
+
+
+def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit, criteria,
+           progress, log_abs0=None) -> Result:
+    rtol, atol, t_max, margin, max_steps, t_limit = _check_solver_args(method, rtol, atol, t_max, margin,
+                                                                        max_steps, t_limit)
     crits = tuple(sys_.criteria()) + tuple(criteria)
     stop = next(c for c in crits if getattr(c, "key", None) == sys_.stop_key)
     sys_.check_size_limits()
     fl = Flow(sys_, flow, params, theta0, coords, log_abs0)
+    note = sys_.cost_note() if progress else ""
+    if note:
+        _report(note)
+        _report("", end=True)
     y0 = fl.y0
     stats = {"method": method, "rtol": rtol, "atol": atol, "nfev": 0, "njev": 0, "nlu": 0,
              "n_steps": 0, "wall_seconds": 0.0}
@@ -175,51 +220,56 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
         status, message = "failed", ""
         last_report = start
         lowest = fl.last_loss
-        while True:
-            try:
-                msg = solver.step()
-            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-                message = f"{method} raised at t = {solver.t:.6g}: {exc}"
-                break
-            if solver.status == "failed":
-                message = f"{method} failed at t = {solver.t:.6g}: {msg}"
-                break
-            pieces.append(solver.dense_output())
-            ts.append(solver.t)
-            ys.append(solver.y.copy())
-            # Radau keeps f(t_new, y_new); the other methods' derivative is evaluated when needed
-            fs.append(solver.f.copy() if isinstance(solver, Radau) else None)
-            # a loss criterion is tested with 𝓛 at the latest right-hand side, a point inside this
-            # step (𝓛 never increases along the flow); exact losses are evaluated only where needed
-            recent = fl.last_loss
-            lowest = min(lowest, recent)
-            if recent > lowest + RISE_REL * abs(lowest) + RISE_ABS:
-                status, message = "failed", (f"the loss rose from {lowest:.10g} to {recent:.10g} by t = {solver.t:.6g}: "
-                                             "a gradient flow never increases it, so the gradient does not match "
-                                             "the loss (or the integrator has lost accuracy)")
-                break
-            if progress and time.perf_counter() - last_report >= PROGRESS_EVERY:
-                last_report = time.perf_counter()
-                _report(f"t = {solver.t:.4g}  loss = {recent:.5f}  steps = {len(ts) - 1}  "
-                        f"{last_report - start:.0f} s")
-            open_ended = t_max is None
-            if open_ended and t_stop is None and reached(stop, sys_.names, fl.full(solver.y), recent):
-                t_stop = margin * solver.t
-            if open_ended and t_stop is None and solver.status == "finished":
-                status, message = "not_emerged", f"t_limit = {t_limit:g} came first (awaited: {describe(stop)})"
-                break
-            if solver.status == "finished" or (open_ended and t_stop is not None and solver.t >= t_stop):
-                status, message = "done", (describe(stop) if open_ended else f"reached t_max = {t_max:g}")
-                break
-            if len(ts) > STALL_STEPS and solver.t - ts[-STALL_STEPS] <= 1e-9 * abs(solver.t):
-                status, message = "failed", (f"step size collapsed at t = {solver.t:.6g} (t moved by less "
-                                             f"than 1e-9 relative in {STALL_STEPS} steps)")
-                break
-            if len(ts) > max_steps:
-                status, message = "max_steps", f"stopped after {max_steps} steps at t = {solver.t:.6g}"
-                if open_ended and t_stop is None:
-                    message += _settled_hint(fl, ts, ys, recent, stop)
-                break
+        try:
+            while True:
+                try:
+                    msg = solver.step()
+                except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                    message = f"{method} raised at t = {solver.t:.6g}: {exc}"
+                    break
+                if solver.status == "failed":
+                    message = f"{method} failed at t = {solver.t:.6g}: {msg}"
+                    break
+                pieces.append(solver.dense_output())
+                ts.append(solver.t)
+                ys.append(solver.y.copy())
+                # Radau keeps f(t_new, y_new); the other methods' derivative is evaluated when needed
+                fs.append(solver.f.copy() if isinstance(solver, Radau) else None)
+                # a loss criterion is tested with 𝓛 at the latest right-hand side, a point inside this
+                # step (𝓛 never increases along the flow); exact losses are evaluated only where needed
+                recent = fl.last_loss
+                lowest = min(lowest, recent)
+                if recent > lowest + RISE_REL * abs(lowest) + RISE_ABS:
+                    status, message = "failed", (f"the loss rose from {lowest:.10g} to {recent:.10g} by t = {solver.t:.6g}: "
+                                                 "a gradient flow never increases it, so the gradient does not match "
+                                                 "the loss (or the integrator has lost accuracy)")
+                    break
+                if progress and time.perf_counter() - last_report >= PROGRESS_EVERY:
+                    last_report = time.perf_counter()
+                    _report(f"t = {solver.t:.4g}  loss = {recent:.5f}  steps = {len(ts) - 1}  "
+                            f"{last_report - start:.0f} s")
+                open_ended = t_max is None
+                if open_ended and t_stop is None and reached(stop, sys_.names, fl.full(solver.y), recent):
+                    t_stop = margin * solver.t
+                if open_ended and t_stop is None and solver.status == "finished":
+                    status, message = "not_emerged", f"t_limit = {t_limit:g} came first (awaited: {describe(stop)})"
+                    break
+                if solver.status == "finished" or (open_ended and t_stop is not None and solver.t >= t_stop):
+                    status, message = "done", (describe(stop) if open_ended else f"reached t_max = {t_max:g}")
+                    break
+                if len(ts) > STALL_STEPS and solver.t - ts[-STALL_STEPS] <= 1e-9 * abs(solver.t):
+                    status, message = "failed", (f"step size collapsed at t = {solver.t:.6g} (t moved by less "
+                                                 f"than 1e-9 relative in {STALL_STEPS} steps)")
+                    break
+                if len(ts) > max_steps:
+                    status, message = "max_steps", f"stopped after {max_steps} steps at t = {solver.t:.6g}"
+                    if open_ended and t_stop is None:
+                        message += _settled_hint(fl, ts, ys, recent, stop)
+                    break
+        except KeyboardInterrupt:                # Ctrl-C or SIGTERM: keep every accepted step
+            status, message = "interrupted", f"interrupted at t = {ts[-1]:.6g} after {len(ts) - 1} steps"
+            n = min(len(ts), len(ys), len(fs), len(pieces) + 1)
+            del ts[n:], ys[n:], fs[n:], pieces[n - 1:]
         if progress and last_report > start:
             _report("", end=True)
         stats.update(nfev=int(solver.nfev), njev=int(solver.njev), nlu=int(solver.nlu))
@@ -241,10 +291,13 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
     if status == "done":
         status = "emerged" if np.isfinite(emergence[sys_.primary_key]) else "t_max"
     stats["wall_seconds"] = time.perf_counter() - start
-    return Result(t=t, theta=theta, system=sys_, flow=flow, params=fl.params, emergence=emergence,
-                  order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
-                  status=status, message=message, log_params=fl.log_params, dense=dense, _dtheta=dtheta,
-                  _derivative=derivative, _log_abs=log_abs)
+    result = Result(t=t, theta=theta, system=sys_, flow=flow, params=fl.params, emergence=emergence,
+                    order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
+                    status=status, message=message, log_params=fl.log_params, dense=dense, _dtheta=dtheta,
+                    _derivative=derivative, _log_abs=log_abs)
+    if status == "interrupted":
+        raise Interrupted(result)
+    return result
 
 
 def _settled_hint(fl, ts, ys, recent: float, stop) -> str:

@@ -55,6 +55,9 @@ def expand(runs) -> list[dict]:
         runs = [dict(zip(keys, combo)) for combo in itertools.product(*values)]
     elif not isinstance(runs, (list, tuple)) or not all(isinstance(r, dict) for r in runs):
         raise ValueError("runs must be a dict of lists (a grid) or a list of dicts of solve arguments")
+    if not runs:
+        raise ValueError("runs must hold at least one run")
+    from .solver import validate
     out = []
     for run in runs:
         run = {k: (list(v) if isinstance(v, tuple) else v) for k, v in run.items()}
@@ -65,7 +68,8 @@ def expand(runs) -> list[dict]:
         if unknown:
             raise ValueError(f"unknown run argument(s) {', '.join(sorted(unknown))}; allowed: solve()'s "
                              f"arguments and the sizes of system {name!r}")
-        cls(**sizes)                                   # validates the sizes now, not in a worker
+        # every argument, sizes beyond the machine included, checked now, not in a worker
+        validate(**dict(run, system=name))
         out.append(dict(run, system=name))
     return out
 
@@ -82,7 +86,7 @@ def execute(run: dict) -> dict:
     from .result import json_ready
     from .solver import solve
     start = time.perf_counter()
-    row = {"key": run_key(run), "inputs": run, "pid": os.getpid()}
+    row = {"store_version": STORE_VERSION, "key": run_key(run), "inputs": run, "pid": os.getpid()}
     try:
         params = run.get("params")
         r = solve(**{k: v for k, v in run.items() if k != "params"}, params=params, threads=1)
@@ -107,21 +111,133 @@ def _trajectory_facts(r) -> dict:
     return {"moved": moved, "rank": int(np.sum(s > 1e-10 * s[0]))}
 
 
+#: the layout of a stored row; a row of another version is set aside and recomputed
+STORE_VERSION = 1
+#: what every stored row holds (and their types)
+_ROW_FIELDS = {"key": str, "inputs": dict, "status": str, "wall_seconds": (int, float)}
+#: where damaged or foreign files of a store are moved (``<store>/set_aside/``)
+SET_ASIDE = "set_aside"
+
+
 def _write_atomic(path: Path, row: dict) -> None:
+    """Write ``row`` as JSON to ``path`` through a temporary file, flushed to disk, and a rename:
+    a reader (or an interrupted writer) never sees half a file under the final name."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(row, indent=1, allow_nan=False))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(row, indent=1, allow_nan=False))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_row(path: Path):
+    """(row, None) for a valid stored row, else (None, what is wrong with the file)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"unreadable ({type(exc).__name__}: {exc})"
+    if not text.strip():
+        return None, "empty file"
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON, truncated or damaged ({exc})"
+    if not isinstance(row, dict):
+        return None, f"not a run row (a JSON {type(row).__name__})"
+    version = row.get("store_version", STORE_VERSION)     # rows written before versions existed: 1
+    if version != STORE_VERSION:
+        return None, f"store version {version!r}, this gradflow reads {STORE_VERSION}"
+    for name, kind in _ROW_FIELDS.items():
+        if not isinstance(row.get(name), kind):
+            return None, f"not a run row (its {name!r} is missing or of the wrong type)"
+    if row["key"] != path.stem:
+        return None, f"its key {row['key']!r} does not match its file name"
+    return row, None
+
+
+def scan(store) -> tuple[list[dict], list[tuple[Path, str]]]:
+    """The valid rows of a store in key order, and the files that are not valid rows with what is
+    wrong with each (nothing is moved)."""
+    folder = Path(store) / "runs"
+    rows, problems = [], []
+    if folder.is_dir():
+        for p in sorted(folder.glob("*.json")):
+            row, problem = read_row(p)
+            if problem:
+                problems.append((p, problem))
+            else:
+                rows.append(row)
+    return rows, problems
 
 
 def load(store) -> list[dict]:
-    """Every stored row of a sweep, in key order."""
+    """Every valid stored row of a sweep, in key order; files that are not valid rows are
+    reported on stderr by name and skipped (:func:`scan` returns them)."""
+    rows, problems = scan(store)
+    for p, problem in problems:
+        print(f"gradflow: skipping {p}: {problem}", file=sys.stderr)
+    return rows
+
+
+def set_aside(store, problems) -> list[Path]:
+    """Move the damaged files ``problems`` (from :func:`scan`) to ``<store>/set_aside/`` so that
+    their runs are recomputed; says so on stderr, one line each. Returns the new paths."""
+    folder = Path(store) / SET_ASIDE
+    moved = []
+    for p, problem in problems:
+        folder.mkdir(exist_ok=True)
+        target = folder / p.name
+        k = 1
+        while target.exists():
+            target, k = folder / f"{p.name}.{k}", k + 1
+        os.replace(p, target)
+        moved.append(target)
+        print(f"gradflow: set aside {p} ({problem}) as {target}; its run will be recomputed", file=sys.stderr)
+    return moved
+
+
+def check_store(store) -> Path:
+    """The store's ``runs`` folder, created if needed and proven writable by a test write, else
+    ``ValueError`` naming ``store`` (before any run starts)."""
     folder = Path(store) / "runs"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"store {str(store)!r} is not a writable folder ({type(exc).__name__}: {exc})") from None
+    return folder
 
 
 def _worker_init():
+    import signal
     os.environ["GRADFLOW_THREADS"] = "1"
     os.environ["NUMBA_NUM_THREADS"] = "1"
+    # Ctrl-C reaches the whole process group: the parent alone handles it (and ends the workers)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM under the CLI) during :func:`sweep`: every finished run is stored;
+    ``stored`` and ``remaining`` count the sweep's runs, ``store`` is where they are."""
+
+    def __init__(self, store, stored: int, remaining: int):
+        self.store, self.stored, self.remaining = store, stored, remaining
+        super().__init__(f"sweep interrupted: {stored} runs stored in {store}, {remaining} to run; "
+                         "run the same sweep again to resume")
+
+
+def _stop_workers(executor) -> None:
+    """End a local process pool now: cancel what has not started, terminate the running solves."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    for p in list((getattr(executor, "_processes", None) or {}).values()):
+        if p.is_alive():
+            p.terminate()
 
 
 class _Progress:
@@ -159,14 +275,21 @@ def sweep(runs, store, executor=None, *, workers: int | None = None, retry_faile
     """Run every run not yet in ``store`` and return the table of all of them (one row per run,
     in the order given). See the module docstring for executors and the store."""
     runs = expand(runs)
-    folder = Path(store) / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
+    if workers is not None:
+        from ._validate import check_int
+        workers = check_int("workers", workers, 1)
+    folder = check_store(store)
+    rows, problems = scan(store)
+    set_aside(store, problems)
     keys = [run_key(r) for r in runs]
-    stored = {row["key"]: row for row in load(store)}
+    stored = {row["key"]: row for row in rows}
     todo = [(k, r) for k, r in zip(keys, runs)
             if k not in stored or (retry_failed and stored[k]["status"] in ("error", "failed"))]
     todo = list(dict(todo).items())                              # a run listed twice runs once
-    bar = _Progress(len(set(keys)), len(set(keys)) - len(todo), enabled=progress)
+    total = len(set(keys))
+    if progress:
+        print(f"{total - len(todo)} stored, {len(todo)} to run ({folder})", file=sys.stderr, flush=True)
+    bar = _Progress(total, total - len(todo), enabled=progress)
     if todo:
         own = executor is None
         if own:
@@ -181,6 +304,14 @@ def sweep(runs, store, executor=None, *, workers: int | None = None, retry_faile
         except BrokenProcessPool as exc:
             raise RuntimeError(f"a sweep worker died ({exc}); the {bar.done} runs it finished are stored in "
                                f"{folder}: run the same sweep again to resume") from None
+        except KeyboardInterrupt:
+            if own:
+                _stop_workers(executor)
+                own = False
+            if bar.tty:
+                print(file=sys.stderr)
+            done = sum(k in stored for k in set(keys))
+            raise SweepInterrupted(store, done, total - done) from None
         finally:
             if own:
                 executor.shutdown(wait=False, cancel_futures=True)
@@ -203,10 +334,14 @@ def _results(executor, todo):
 
 
 def status(store) -> str:
-    """A short summary of a store: runs by status and system, total wall time."""
-    rows = load(store)
+    """A short summary of a store: runs by status and system, total wall time, and the files
+    that are not valid rows (by name). ``ValueError`` if ``store`` is not a store."""
+    if not (Path(store) / "runs").is_dir():
+        raise ValueError(f"store {str(store)!r} has no runs folder: not a sweep store (mistyped?)")
+    rows, problems = scan(store)
+    damaged = [f"  damaged: {p}: {problem} (set aside and recomputed by the next run)" for p, problem in problems]
     if not rows:
-        return f"{store}: no runs stored"
+        return "\n".join([f"{store}: no valid runs stored"] + damaged)
     by = {}
     for r in rows:
         k = (r["inputs"].get("system", "?"), r["status"])
@@ -215,7 +350,7 @@ def status(store) -> str:
     lines += [f"  {system:8s} {st:12s} {n}" for (system, st), n in sorted(by.items())]
     errors = [r for r in rows if r["status"] == "error"]
     lines += [f"  error: {r['inputs']}: {r['message']}" for r in errors[:5]]
-    return "\n".join(lines)
+    return "\n".join(lines + damaged)
 
 
 def parse_values(text: str):
@@ -236,6 +371,10 @@ def parse_values(text: str):
         k = one(step[1:])
         if not isinstance(k, (int, float)) or k <= (1 if step[0] == "x" else 0):
             raise ValueError(f"range step must be > {1 if step[0] == 'x' else 0}, got {text!r}")
+        if hi < lo:
+            raise ValueError(f"range must have lo <= hi, got {text!r}")
+        if step[0] == "x" and not lo > 0:
+            raise ValueError(f"a geometric range must start above 0, got {text!r}")
         out, v = [], lo
         while v <= hi:
             out.append(v)
@@ -263,7 +402,7 @@ def plot(store, path, y: str | None = None, x: str = "N"):
     import matplotlib.pyplot as plt
     import numpy as np
     from .result import check_output_path
-    path = check_output_path(path)
+    path = check_output_path(path, figure=True)
     rows = [r for r in load(store) if r["status"] in ("emerged", "t_max")]
     if not rows:
         raise ValueError(f"no finished runs in {store} to plot")

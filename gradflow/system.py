@@ -133,6 +133,10 @@ class System:
     def check_size_limits(self) -> None:
         """Raise ``ValueError`` if the sizes are beyond what this machine can solve."""
 
+    def cost_note(self) -> str:
+        """One line that a solve with progress prints first when it will take long ("": none)."""
+        return ""
+
     # -- the reduced loss ------------------------------------------------------------------
     def loss(self, theta: np.ndarray) -> float:
         raise NotImplementedError

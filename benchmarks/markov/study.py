@@ -1,8 +1,9 @@
 """The markov system's study (issue 13 §6): selection against argmax Ĩ, the stage-I law, the
-authors' recorded joint run reproduced from fresh data, a(t) against ln t, the joint order, finite L
-against L → ∞, and the speed of the flow against the reference's gradient descent.
+authors' recorded joint run reproduced from fresh data, a(t) against ln t, the joint order, the
+late selection (the joint flow on to t = 10⁵), finite L against L → ∞, and the speed of the flow
+against the reference's gradient descent.
 
-``python benchmarks/markov/study.py [--part selection|joint|limits|speed|all]`` writes
+``python benchmarks/markov/study.py [--part selection|joint|long|gd|late|limits|speed|all]`` writes
 benchmarks/results/markov/study.json (each part updates its own key), study.md and joint_run.png.
 Every number is measured here; the authors' numbers come from authors_record.json
 (authors_record.py, read from their repository's recorded run).
@@ -99,7 +100,8 @@ def joint() -> dict:
     ts = np.logspace(-2, 4, 121)
     th = r.theta_at(ts)
     np.savez(OUT / "joint_run.npz", t=ts, theta=th, loss=np.array([system.loss(np.ascontiguousarray(x)) for x in th]),
-             band0=lay.unpack(system.initial())[0], band_end=lay.unpack(r.theta[-1])[0])
+             band0=lay.unpack(system.initial())[0], band_end=lay.unpack(r.theta[-1])[0],
+             t_steps=r.t, log_abs_steps=r.log_abs_theta)
     late = late_selection(system, OUT / "joint_run.npz")
     return {"settings": JOINT, "a": a, "loss": loss, "late": late,
             "share_true_parents": {str(e): share(e) for e in (1, 2, 5, 10, 100)},
@@ -136,19 +138,65 @@ def gd() -> dict:
 
 
 def late_selection(system, npz: Path) -> dict:
-    """Shares and fitness g_R on the saved joint trajectory: at t = 10³ and at the end (t = 10⁴),
-    the smallest c of a losing subset over the run (float64 keeps them; float32 underflows)."""
+    """Whether the joint flow revises its selection late (an earlier finding, made with the
+    selector integrated as it is, withdrawn): the log-shares ln ρ_R = 2 ln|c_R| − ln Σc² at the
+    solver's steps, integrated in log coordinates (exact however small), the exact rate of
+    ln ρ_{1} (−2 r_{1}, Z conserved) along the path, and the fitness g_R at t = 10³ and 10⁴."""
+    from scipy.special import logsumexp
     run = np.load(npz)
     lay = system.layout
+    names = ["".join(map(str, R)) or "empty" for R in lay.subsets]
+    log_c = run["log_abs_steps"][:, lay.c_slice]
+    log_share = 2 * log_c - logsumexp(2 * log_c, axis=1)[:, None]
+    one = lay.subsets.index((1,))
     out = {}
-    for label, k in (("1000", int(np.argmin(np.abs(run["t"] - 1e3)))), ("10000", len(run["t"]) - 1)):
-        th = run["theta"][k]
-        names = ["".join(map(str, R)) or "empty" for R in lay.subsets]
-        out[label] = {"shares": dict(zip(names, lay.shares(th).tolist())),
+    for label, t in (("1000", 1e3), ("10000", 1e4)):
+        k = int(np.argmin(np.abs(run["t_steps"] - t)))
+        th = np.ascontiguousarray(run["theta"][int(np.argmin(np.abs(run["t"] - t)))])
+        out[label] = {"t_step": float(run["t_steps"][k]),
+                      "log_shares": dict(zip(names, log_share[k].tolist())),
                       "fitness": dict(zip(names, fitness(th, system).tolist())),
                       "kappa": float(4 * th[-1] / np.sum(lay.unpack(th)[1] ** 2))}
-    c = run["theta"][:, lay.c_slice]
-    out["min_abs_c_1"] = float(np.min(np.abs(c[:, lay.subsets.index((1,))])))
+    rates = np.array([-2 * system.loss_and_rates(np.ascontiguousarray(th))[1][lay.c_slice][one]
+                      for th in run["theta"]])
+    positive = run["t"][rates > 0]
+    out["rate_1"] = {"t": run["t"].tolist(), "d_log_share_dt": rates.tolist(),
+                     "first_positive_t": float(positive[0]) if len(positive) else None,
+                     "most_negative": float(rates.min())}
+    out["min_log_share_1"] = float(log_share[:, one].min())
+    out["max_log_share_1_after_1000"] = float(log_share[run["t_steps"] >= 1e3, one].max())
+    return out
+
+
+LONG = dict(t_max=1e5, checkpoints=(1e4, 2e4, 3e4, 5e4, 1e5))
+
+
+def long() -> dict:
+    """The joint flow of the recorded configuration on to t = 10⁵, in log coordinates, at the default
+    tolerances and at 100× tighter ones (the check): log-shares of every subset at the checkpoints
+    and when the share of {1} exceeds 1 % again after its lowest point."""
+    from scipy.special import logsumexp
+    system = MarkovSystem(count=JOINT["count"], seed=JOINT["seed"])
+    lay = system.layout
+    names = ["".join(map(str, R)) or "empty" for R in lay.subsets]
+    one = lay.subsets.index((1,))
+    out = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in LONG.items()}}
+    for label, tol in (("default", dict(rtol=1e-8, atol=1e-10)), ("tight", dict(rtol=1e-10, atol=1e-12))):
+        start = time.perf_counter()
+        r = gf.solve(system=system, t_max=LONG["t_max"], progress=True, **tol)
+        log_c = r.log_abs_theta[:, lay.c_slice]
+        log_share = 2 * log_c - logsumexp(2 * log_c, axis=1)[:, None]
+        at = {}
+        for t in LONG["checkpoints"]:
+            k = min(int(np.searchsorted(r.t, t)), len(r.t) - 1)
+            at[f"{t:g}"] = {"t_step": float(r.t[k]), "log_shares": dict(zip(names, log_share[k].tolist())),
+                            "a": float(r.theta[k, -1])}
+        low = int(np.argmin(log_share[:, one]))
+        above = low + np.flatnonzero(log_share[low:, one] > np.log(0.01))
+        out[label] = {"status": r.status, "message": r.message, "tolerances": tol, "at": at,
+                      "t_share_1_above_1pct": float(r.t[above[0]]) if len(above) else None,
+                      "seconds": time.perf_counter() - start, "nfev": r.stats["nfev"]}
+        _say(f"long ({label}): {r.status}, share of {{1}} above 1 % from t = {out[label]['t_share_1_above_1pct']}")
     return out
 
 
@@ -210,11 +258,12 @@ def speed() -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--part", choices=("selection", "joint", "gd", "late", "limits", "speed", "all"), default="all")
+    p.add_argument("--part", choices=("selection", "joint", "long", "gd", "late", "limits", "speed", "all"),
+                   default="all")
     args = p.parse_args(argv)
     path = OUT / "study.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    parts = ("selection", "joint", "gd", "limits", "speed") if args.part == "all" else (args.part,)
+    parts = ("selection", "joint", "long", "gd", "limits", "speed") if args.part == "all" else (args.part,)
     if parts == ("late",):           # recompute only the late-selection facts from the saved run
         data["joint"]["late"] = late_selection(MarkovSystem(count=JOINT["count"], seed=JOINT["seed"]),
                                                OUT / "joint_run.npz")

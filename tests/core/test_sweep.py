@@ -32,11 +32,25 @@ def test_grid_expansion_and_validation():
     assert sw.run_key({"N": 4, "system": "paper"}) != sw.run_key({"N": 8, "system": "paper"})
 
 
-def test_store_resume_and_failures(tmp_path):
-    runs = [{"N": 4, "params": P3}, {"N": 8, "params": P3}, {"N": 4, "params": P3, "rtol": -1.0}]
-    rows = sw.sweep(runs, tmp_path, workers=2, progress=False)
+def test_store_resume_and_failures(tmp_path, monkeypatch):
+    """A run that raises in its worker is stored as an error row and the sweep goes on; an argument
+    that solve would refuse stops the whole sweep before any run (nothing written)."""
+    with pytest.raises(ValueError, match="^rtol must be"):
+        sw.sweep([{"N": 4, "params": P3}, {"N": 4, "params": P3, "rtol": -1.0}], tmp_path / "bad", progress=False)
+    assert not list((tmp_path / "bad" / "runs").glob("*.json")) if (tmp_path / "bad").exists() else True
+    import gradflow.solver
+    real = gradflow.solver.solve
+
+    def flaky(**kw):
+        if kw.get("margin") == 3.0:
+            raise RuntimeError("planted failure")
+        return real(**kw)
+    monkeypatch.setattr(gradflow.solver, "solve", flaky)
+    runs = [{"N": 4, "params": P3}, {"N": 8, "params": P3}, {"N": 4, "params": P3, "margin": 3.0}]
+    with ThreadPoolExecutor(2) as pool:
+        rows = sw.sweep(runs, tmp_path, executor=pool, progress=False)
     assert [r["status"] for r in rows] == ["emerged", "emerged", "error"]
-    assert "rtol must be" in rows[2]["message"]
+    assert "planted failure" in rows[2]["message"]
     files = sorted((tmp_path / "runs").glob("*.json"))
     assert len(files) == 3 and not list((tmp_path / "runs").glob(".*tmp"))
     stamp = {f: f.stat().st_mtime_ns for f in files}

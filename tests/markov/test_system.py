@@ -36,9 +36,13 @@ def test_staged_schedule_runs_the_three_stages_in_order(staged):
 
 
 def test_save_load_and_plot(staged, tmp_path):
-    path = staged.save(tmp_path / "m.npz")
+    path = staged.save(tmp_path / "m.npz", timings=True)
     back = gf.Result.load(path)
     assert back.summary() == staged.summary() and back.system == staged.system
+    # by default the wall time stays out of the file (byte-identical saves); all else round-trips
+    plain = gf.Result.load(staged.save(tmp_path / "plain.npz"))
+    assert plain.summary() == staged.summary().rsplit(",", 1)[0]
+    assert plain.log_params == staged.log_params and np.array_equal(plain.log_abs_theta, staged.log_abs_theta)
     assert np.allclose(back.theta_at([10.0, 1e6]), staged.theta_at([10.0, 1e6]), rtol=0, atol=1e-12)
     staged.plot(tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 10_000

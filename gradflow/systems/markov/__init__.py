@@ -37,8 +37,11 @@ SCHEDULES = ("joint", "staged")
 HEAD = ("selector", "copier", "classifier")
 #: flow time of each staged segment: lr × epochs of the authors' staged schedule
 STAGED_TIMES = {"c": 1.0 * 2000, "band": 1e5 * 5000, "a": 1.0 * 5000}
-#: largest query–key pairs × subsets one evaluation may visit (about 10 s per evaluation)
-MAX_WORK = 3e9
+#: measured on this 2-core machine: seconds per query–key pair and subset of one evaluation, and
+#: per entry of the pattern tables' product (H·P²·S, P patterns per head)
+PAIR_SECONDS, TABLE_SECONDS = 1.2e-8, 3.5e-9
+#: what one evaluation may cost: memory (a third of this machine's 24 GiB) and time
+MAX_BYTES, MAX_EVAL_SECONDS = 8 * 2 ** 30, 10.0
 
 
 def _own_offset_weight(row: np.ndarray) -> float:
@@ -100,7 +103,16 @@ class MarkovSystem(System):
     def describe(self) -> str:
         s = self._sizes
         return (f"S = {s['S']}, n = {s['n']}, alpha = {s['alpha']:g}, L = {s['L']}, H = {s['H']}, "
-                f"D = {s['D']}, {s['loss']}, {self.population.label}, {s['schedule']}")
+                f"D = {s['D']}, {s['loss']}, {self._population_label()}, {s['schedule']}")
+
+    def _population_label(self) -> str:
+        """What the population is, from the sizes alone (building it may be what is refused)."""
+        s = self._sizes
+        if s["population"] == "sample":
+            return f"{s['count']} sequences"
+        if s["population"] == "exact":
+            return f"exact population, L = {s['L']}"
+        return f"L → ∞, {s['count']} kernels"
 
     # -- the population ------------------------------------------------------------------
     @cached_property
@@ -108,7 +120,7 @@ class MarkovSystem(System):
         s = self._sizes
         rng = np.random.default_rng(s["seed"])
         if s["population"] == "sample":
-            return pop_mod.frozen_sample(self.tokens, s["S"], s["H"], label=f"{s['count']} sequences")
+            return pop_mod.frozen_sample(self.tokens, s["S"], s["H"], label=self._population_label())
         if s["population"] == "exact":
             return pop_mod.enumerated(self.task, s["H"])
         return pop_mod.stationary(self.task.kernels(s["count"], rng), self.task, s["H"])
@@ -144,12 +156,41 @@ class MarkovSystem(System):
         K = pop_mod.window_back(s["n"], s["H"])
         return s["count"] * s["S"] ** (2 * K + 1) * nR
 
+    def cost(self) -> tuple:
+        """(bytes, seconds) of one evaluation, estimated from the sizes alone: the population's
+        tables (and, for a sample, the kernels it is drawn with), the pattern tables G_h and their
+        gradients (H·P² each), and the time by :data:`PAIR_SECONDS` and :data:`TABLE_SECONDS`."""
+        s = self._sizes
+        S, H, L = s["S"], s["H"], s["L"]
+        P = float(sum(S ** m for m in range(H + 1)))
+        tables = 4 * H * P * P * 8 + 2 * H * P * S * 8
+        if s["population"] == "sample":
+            keys = s["count"] * L
+            data = s["count"] * (L + 1) * 8 + s["count"] * float(S) ** s["n"] * 8
+        elif s["population"] == "exact":
+            keys = float(S) ** (L + 1) * L
+            data = float(S) ** (L + 1) * (L + 1) * 8
+        else:
+            keys = s["count"] * float(S) ** (pop_mod.window_back(s["n"], H) + 1)
+            data = keys * 8
+        memory = tables + data + keys * (H + 3) * 8
+        return memory, self.work() * PAIR_SECONDS + H * P * P * S * TABLE_SECONDS
+
     def check_size_limits(self) -> None:
-        w = self.work()
-        if w > MAX_WORK:
-            raise ValueError(f"this markov population is beyond this machine: one evaluation visits "
-                             f"{w:.3g} pair-subsets (about {w * 1.2e-8:.3g} s each, a solve needs "
-                             f"10^3-10^4 of them); the limit is {MAX_WORK:.0e}")
+        memory, seconds = self.cost()
+        if memory > MAX_BYTES or seconds > MAX_EVAL_SECONDS:
+            raise ValueError(f"this markov setting ({self.describe()}) is beyond this machine: one evaluation "
+                             f"needs about {memory / 2 ** 30:.3g} GiB and {seconds:.3g} s, and a solve 10^3-10^4 "
+                             f"evaluations; the limits are {MAX_BYTES / 2 ** 30:.0f} GiB and "
+                             f"{MAX_EVAL_SECONDS:g} s per evaluation (reduce S, H, L or count)")
+
+    def cost_note(self) -> str:
+        """A line for a solve that will take long ("" when it will not)."""
+        seconds = self.cost()[1]
+        if seconds * 1e3 < 30:
+            return ""
+        return (f"markov: about {seconds:.2g} s per evaluation; a solve needs 10^3-10^4 of them "
+                f"(about {seconds * 1e3 / 60:.0f}-{seconds * 1e4 / 60:.0f} min)")
 
     # -- the reduced loss ----------------------------------------------------------------
     def initial(self) -> np.ndarray:

@@ -33,7 +33,7 @@ class Task:
     L: int | None = None
 
     def __post_init__(self):
-        N = check_int("N", self.N, 1)
+        N = check_int("N", self.N, 2)
         K = N if self.K is None else check_int("K", self.K, N)
         L = N + 1 if self.L is None else check_int("L", self.L, N)
         object.__setattr__(self, "N", N)
