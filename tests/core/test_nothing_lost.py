@@ -195,7 +195,10 @@ def test_api_errors_name_their_argument(tmp_path):
     r = gf.solve(8, params=P3)
     r.save(tmp_path / "run")
     from gradflow.result import json_ready
-    assert json_ready(gf.Result.load(tmp_path / "run").emergence) == json_ready(r.emergence)
+    back = gf.Result.load(tmp_path / "run")
+    assert json_ready(back.emergence) == json_ready(r.emergence)
+    # the held parameters round-trip: the loaded result knows which ones moved
+    assert back.params == tuple(sorted(P3, key=back.names.index)) and back.order == r.order
 
 
 def test_identical_runs_save_identical_bytes(tmp_path):
@@ -243,3 +246,24 @@ def test_the_compile_notice_only_when_numba_compiles(monkeypatch, capsys):
         fresh(2.0)
         time.sleep(0.3)
     assert capsys.readouterr().err == ""
+
+
+def test_paper_size_limit_is_at_its_edge_exactly():
+    from gradflow.systems.paper import PaperSystem
+    PaperSystem(N=10 ** 7).check_size_limits()
+    with pytest.raises(ValueError, match="beyond this machine"):
+        PaperSystem(N=10 ** 7 + 1).check_size_limits()
+
+
+def test_a_loss_criterion_exactly_at_the_start_level():
+    """𝓛 < level located as the infimum of the times where it holds: with level = 𝓛(θ0) exactly
+    and 𝓛 strictly decreasing, that is t = 0; one ulp lower, a time of the order of that ulp over
+    |d𝓛/dt| (here 5.6 ulp ≈ 8.9e-16 over |d𝓛/dt| = 14: about 6e-17), never a later step."""
+    from toys import Quadratic
+    q = Quadratic(coupled=0)
+    start = q.loss(np.zeros(3))
+    below = np.nextafter(start, -np.inf)
+    r = gf.solve(system=q, t_max=1.0, criteria=[gf.LossBelow("at", start), gf.LossBelow("below", below)])
+    rate = float(np.sum(q.B ** 2))            # |d𝓛/dt| at θ = 0 is |∇𝓛|² = |b|²
+    assert r.emergence["at"] == 0.0
+    assert 0.0 < r.emergence["below"] <= 2 * (start - below) / rate
