@@ -313,14 +313,16 @@ def markdown(rows) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", default="", help="run only mutations whose description contains this")
+    p.add_argument("--only", default="", help="run only mutations whose description contains this "
+                   "(alternatives separated by |)")
     p.add_argument("--timeout", type=float, default=300.0,
                    help="seconds per suite run (a bug that makes a solve run on forever is caught by it)")
     p.add_argument("--jobs", type=int, default=2, help="suites run at the same time")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = p.parse_args(argv)
     from concurrent.futures import ThreadPoolExecutor
-    chosen = [m for m in MUTATIONS if not args.only or args.only in m[4]]
+    wanted = [w for w in args.only.split("|") if w]
+    chosen = [m for m in MUTATIONS if not wanted or any(w in m[4] for w in wanted)]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(run_one, m, args.timeout) for m in chosen]
         rows = []
