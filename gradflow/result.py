@@ -213,6 +213,11 @@ def _write_npz(path: Path, arrays: dict) -> None:
             tmp.unlink()
 
 
+class PathError(OSError, ValueError):
+    """An output path that cannot be written: both an ``OSError`` (what it is) and a
+    ``ValueError`` (a bad argument, as every other argument error of the API)."""
+
+
 def figure_formats() -> tuple:
     """The file suffixes matplotlib can write a figure as (``.png``, ``.pdf``, ``.svg`` …)."""
     from matplotlib.backend_bases import FigureCanvasBase
@@ -221,13 +226,14 @@ def figure_formats() -> tuple:
 
 def check_output_path(path, suffix: str | None = None, figure: bool = False) -> Path:
     """``path`` as a Path that can be written, checked before any work: its folder exists and a
-    test file can be created and removed there (``OSError`` naming the path otherwise: /proc
+    test file can be created and removed there (else ``PathError``, an ``OSError`` and a
+    ``ValueError``, naming the path: /proc
     passes a permission check and still refuses files). With ``suffix``, a path without a suffix
     gets it and one with another suffix is a ``ValueError``; with ``figure``, the suffix must be
     a format matplotlib writes (``ValueError`` listing them)."""
     path = Path(path)
     if path.is_dir():
-        raise OSError(f"{path} is a directory, not a file name")
+        raise PathError(f"{path} is a directory, not a file name")
     if suffix is not None:
         if path.suffix == "":
             path = path.with_suffix(suffix)
@@ -237,13 +243,13 @@ def check_output_path(path, suffix: str | None = None, figure: bool = False) -> 
         raise ValueError(f"a figure path must end in one of {', '.join(figure_formats())}; got {str(path)!r}")
     folder = path.parent
     if not folder.is_dir():
-        raise OSError(f"folder {folder} does not exist (for {path})")
+        raise PathError(f"folder {folder} does not exist (for {path})")
     probe = folder / f".gradflow-write-test.{os.getpid()}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise OSError(f"folder {folder} is not writable (for {path}: {exc.strerror or exc})") from None
+        raise PathError(f"folder {folder} is not writable (for {path}: {exc.strerror or exc})") from None
     return path
 
 

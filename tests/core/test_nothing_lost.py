@@ -267,3 +267,14 @@ def test_a_loss_criterion_exactly_at_the_start_level():
     rate = float(np.sum(q.B ** 2))            # |d𝓛/dt| at θ = 0 is |∇𝓛|² = |b|²
     assert r.emergence["at"] == 0.0
     assert 0.0 < r.emergence["below"] <= 2 * (start - below) / rate
+
+
+def test_an_unwritable_output_path_is_a_value_error_naming_it(tmp_path):
+    """Result.save to a folder that refuses files: before anything is written, an error that is
+    both a ValueError (a bad argument) and an OSError, naming the path."""
+    r = gf.solve(8, params=P3)
+    with pytest.raises(ValueError, match="/proc/x.npz") as info:
+        r.save("/proc/x.npz")
+    assert isinstance(info.value, OSError)
+    with pytest.raises(ValueError, match="does not exist"):
+        r.plot(tmp_path / "missing" / "x.png")
