@@ -11,8 +11,8 @@ directions, dθ_S/dt = −(G_SS)⁻¹ ∇_S𝓛: the inverse of G's sub-block, n
 Log coordinates. A parameter whose gradient vanishes with it, ∂𝓛/∂θ_i = θ_i r_i(θ) (a system
 declares these in :attr:`gradflow.System.log_params`), never changes sign along the θ-flow and can
 shrink by hundreds of orders of magnitude: far below any ``atol``, where an integrator of θ_i no
-longer constrains it at all. With ``coords="auto"`` the θ-flow integrates u_i = ln|θ_i| instead,
-du_i/dt = −r_i(θ), which the system computes without dividing by θ_i
+longer constrains it at all. With ``coords="auto"`` the flow integrates u_i = ln|θ_i| instead,
+du_i/dt = −r_i(θ) (on the weight flow −M_ii r_i, where the metric does not mix θ_i with others), which the system computes without dividing by θ_i
 (:meth:`gradflow.System.loss_and_rates`); the tolerances then bound the error of ln|θ_i|, i.e.
 the *relative* error of θ_i, however small it gets (θ_i itself underflows to 0 below e^−745, its
 logarithm does not). A parameter that starts at exactly 0 stays there and is left linear.
@@ -64,8 +64,14 @@ class Flow:
                 raise ValueError(f"log_abs0 must have shape ({n},), got {given.shape}")
             self.log_abs0 = np.where(self.theta0 == 0.0, given, self.log_abs0)
         self.sign = np.copysign(1.0, self.theta0)        # −0.0: an underflowed negative θ0 keeps its sign
-        use_log = coords == "auto" and flow == "theta" and system.loss_and_rates is not None
+        self.M = (np.linalg.inv(system.metric()[np.ix_(self.idx, self.idx)]) if flow == "weights"
+                  else None)
+        use_log = coords == "auto" and system.loss_and_rates is not None
         logs = {names.index(p) for p in system.log_params} if use_log else set()
+        if self.M is not None:       # the weight flow: only where M does not mix a log coordinate
+            pos = {k: j for j, k in enumerate(self.idx)}
+            logs = {k for k in logs if k not in pos or
+                    np.count_nonzero(self.M[pos[k]]) <= 1 and np.count_nonzero(self.M[:, pos[k]]) <= 1}
         #: positions in y (the free vector) that hold ln|θ_i|
         self.log = np.array([j for j, k in enumerate(self.idx) if k in logs and np.isfinite(self.log_abs0[k])],
                             dtype=np.int64)
@@ -75,8 +81,6 @@ class Flow:
                                      dtype=np.int64)
         #: ln|θ| of the system's log_params is worth keeping (exact, also where θ underflows)
         self.tracks_log = bool(logs)
-        self.M = (np.linalg.inv(system.metric()[np.ix_(self.idx, self.idx)]) if flow == "weights"
-                  else None)
         self._last = (None, None)           # (y, loss) of the latest right-hand side
 
     @property

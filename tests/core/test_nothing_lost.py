@@ -278,3 +278,12 @@ def test_an_unwritable_output_path_is_a_value_error_naming_it(tmp_path):
     assert isinstance(info.value, OSError)
     with pytest.raises(ValueError, match="does not exist"):
         r.plot(tmp_path / "missing" / "x.png")
+
+
+def test_sweep_workers_leave_ctrl_c_to_the_parent():
+    """A worker process ignores SIGINT (the parent alone handles Ctrl-C and ends the workers), and
+    runs its kernels on one thread."""
+    code = ("import signal, os; from gradflow.sweeps import _worker_init; _worker_init(); "
+            "print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN, os.environ['GRADFLOW_THREADS'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "1"], out.stderr

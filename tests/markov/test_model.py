@@ -135,3 +135,24 @@ def test_two_threads_give_the_same_bits():
     with _threads.using(2):
         two = evaluate(theta, LAYOUT, pop)
     assert one[0] == two[0] and np.array_equal(one[1], two[1])      # bit-identity, on purpose
+
+
+def test_stationary_population_of_a_cyclic_chain_is_the_long_periodic_sequence():
+    """A deterministic cycle 0 → 1 → 2 → 0 (n = 2): its L → ∞ population must give the loss of a
+    long periodic sequence (its three rotations), up to the O(H/L) start of the sequence: every
+    head's pattern has to read the right offsets of the stationary window (5 back at H = 3)."""
+    from gradflow.systems.markov import population as P
+    from gradflow.systems.markov.params import Layout
+    from gradflow.systems.markov.reduced import evaluate
+    from gradflow.systems.markov.task import MarkovTask
+    task = MarkovTask(S=3, n=2, alpha=0.1, L=3000)
+    cycle = np.array([[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]])
+    lay = Layout(3, 2)
+    band = np.array([[2.0, -1.0, 0.5], [0.3, 1.5, -0.7], [-0.2, 0.4, 1.1]])
+    theta = lay.pack(band, np.linspace(0.05, 0.2, lay.n_c), 3.0)
+    inf = evaluate(theta, lay, P.stationary(cycle, task, 3), grad=False)
+    seqs = np.array([(np.arange(3001) + r) % 3 for r in range(3)])
+    long = evaluate(theta, lay, P.frozen_sample(seqs, 3, 3), grad=False)
+    assert abs(inf - long) < 1e-3
+    other = np.array([np.roll(np.tile([0, 1, 0, 2], 751)[:3001], r) for r in range(4)])   # another process
+    assert abs(evaluate(theta, lay, P.frozen_sample(other, 3, 3), grad=False) - long) > 1e-2

@@ -95,44 +95,60 @@ def forward(w: Weights, tokens, S: int, D: int, loss: str = "ce_softmax", eps: f
     loss, eps = check_loss(loss, eps)
     tokens = np.atleast_2d(np.asarray(tokens))
     B, L = tokens.shape[0], tokens.shape[1] - 1
-    H = w.band.shape[0]
     wts = np.full(B, 1.0 / B) if weights is None else np.asarray(weights, float)
-    X = np.concatenate([onehot(tokens[:, :L], S), np.zeros((B, 1, S))], axis=1)     # (B, L+1, S)
+    X = extended_inputs(tokens, S)
     A = _row_softmax(logit_matrices(w.band, L))                                       # (H, L+1, L+1)
     V = np.einsum("hij,bjs->hbis", A, X)
     nrm = np.linalg.norm(V, axis=-1, keepdims=True)
     U = V / (nrm + NORM_EPS)
     F = np.concatenate([X[None], U], axis=0)                                          # (H+1, B, L+1, S)
+    value, cache = layer2(F, X, w.c, w.a, tokens[:, L], loss, eps, wts)
+    if not keep:
+        return value
+    cache.update(A=A, V=V, nrm=nrm, U=U)
+    return value, cache
+
+
+def extended_inputs(tokens, S: int) -> np.ndarray:
+    """X̃ (B, L+1, S): the one-hot inputs x_1..x_L and a zero row for the output position."""
+    tokens = np.atleast_2d(np.asarray(tokens))
+    L = tokens.shape[1] - 1
+    return np.concatenate([onehot(tokens[:, :L], S), np.zeros((tokens.shape[0], 1, S))], axis=1)
+
+
+def layer2(F, X, c: dict, a: float, t, loss: str, eps: float, wts):
+    """The second layer and the loss, shared by the simplified and the full model: features F
+    (H+1, B, L+1, S) (component 0 the tokens X̃, then each head's layer-1 output), the selector
+    c_R² over every subset, the classifier a, targets ``t`` (B,), sequence weights ``wts``.
+    Returns (loss, cache for :func:`layer2_backward`)."""
+    B, L = X.shape[0], X.shape[1] - 1
     P = np.maximum(np.einsum("cbs,cbls->cbl", F[:, :, L], F[:, :, :L]), 0.0)          # (H+1, B, L)
-    subsets = list(w.c)
+    subsets = list(c)
     f = np.stack([np.prod(P[list(R)], axis=0) if R else np.ones((B, L)) for R in subsets])
-    c2 = np.array([w.c[R] ** 2 for R in subsets])
+    c2 = np.array([c[R] ** 2 for R in subsets])
     live = np.array([0 not in R for R in subsets])
     Z = c2[live].sum()
     s = np.einsum("r,rbl->bl", c2, f) / Z
-    z = w.a * s
+    z = a * s
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     y = np.einsum("bl,bls->bs", p, X[:, :L])
-    t = tokens[:, L]
     if loss == "nll":
         per = -np.log(y[np.arange(B), t] + eps)
     else:
         top = y.max(axis=1)
         lse = top + np.log(np.exp(y - top[:, None]).sum(axis=1))
         per = lse - y[np.arange(B), t]
-    value = float(wts @ per)
-    if not keep:
-        return value
-    return value, dict(X=X, A=A, V=V, nrm=nrm, U=U, F=F, P=P, f=f, c2=c2, live=live, Z=Z, s=s, p=p,
-                       y=y, t=t, wts=wts, subsets=subsets, loss=loss, eps=eps, L=L, H=H, S=S)
+    return float(wts @ per), dict(X=X, F=F, P=P, f=f, c2=c2, live=live, Z=Z, s=s, p=p, y=y, t=t, wts=wts,
+                                  subsets=subsets, loss=loss, eps=eps, L=L, H=F.shape[0] - 1, S=X.shape[2])
 
 
-def backward(w: Weights, cache: dict) -> Weights:
-    """Gradient of :func:`forward`'s loss with respect to every weight (same layout as ``w``)."""
-    X, A, V, nrm, U, F, P = (cache[k] for k in ("X", "A", "V", "nrm", "U", "F", "P"))
+def layer2_backward(c: dict, a: float, cache: dict, rates: bool = False):
+    """Gradient of :func:`layer2`'s loss: (∂/∂F, {R: ∂/∂c_R}, ∂/∂a); with ``rates`` the selector
+    entries are (∂𝓛/∂c_R)/c_R = 2 ∂𝓛/∂(c_R²) instead (right for any c_R, 0 included)."""
+    X, F, P = (cache[k] for k in ("X", "F", "P"))
     f, c2, live, Z, s, p, y, t, wts = (cache[k] for k in ("f", "c2", "live", "Z", "s", "p", "y", "t", "wts"))
-    L, H, subsets = cache["L"], cache["H"], cache["subsets"]
+    L, subsets = cache["L"], cache["subsets"]
     B = X.shape[0]
     onehot_t = np.zeros_like(y)
     onehot_t[np.arange(B), t] = 1.0
@@ -146,20 +162,28 @@ def backward(w: Weights, cache: dict) -> Weights:
     g_p = np.einsum("bs,bls->bl", g_y, X[:, :L])
     g_z = p * (g_p - np.sum(p * g_p, axis=1, keepdims=True))
     g_a = float(np.sum(g_z * s))
-    g_s = w.a * g_z
+    g_s = a * g_z
     # s = Σ_R c_R² f_R / Z, Z = Σ_{R ∌ 0} c_R²
     g_c2 = np.einsum("bl,rbl->r", g_s, f) / Z - live * np.sum(g_s * s) / Z
-    g_c = {R: 2 * w.c[R] * g_c2[i] for i, R in enumerate(subsets)}
+    g_c = {R: 2 * (1.0 if rates else c[R]) * g_c2[i] for i, R in enumerate(subsets)}
     g_P = np.zeros_like(P)
     for i, R in enumerate(subsets):
-        for c in R:
-            others = np.prod(P[[d for d in R if d != c]], axis=0) if len(R) > 1 else 1.0
-            g_P[c] += g_s * c2[i] / Z * others
+        for comp in R:
+            others = np.prod(P[[d for d in R if d != comp]], axis=0) if len(R) > 1 else 1.0
+            g_P[comp] += g_s * c2[i] / Z * others
     g_P *= P > 0                                               # relu' (torch's convention at 0)
     # P[c, b, l] = F_c[b, L] · F_c[b, l]
     g_F = np.zeros_like(F)
     g_F[:, :, :L] += g_P[..., None] * F[:, :, L][:, :, None, :]
     g_F[:, :, L] += np.einsum("cbl,cbls->cbs", g_P, F[:, :, :L])
+    return g_F, g_c, g_a
+
+
+def backward(w: Weights, cache: dict) -> Weights:
+    """Gradient of :func:`forward`'s loss with respect to every weight (same layout as ``w``)."""
+    X, A, V, nrm = (cache[k] for k in ("X", "A", "V", "nrm"))
+    L, H = cache["L"], cache["H"]
+    g_F, g_c, g_a = layer2_backward(w.c, w.a, cache)
     g_U = g_F[1:]
     # U = V / (‖V‖ + ε)
     d = nrm + NORM_EPS
