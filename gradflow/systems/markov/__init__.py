@@ -146,7 +146,7 @@ class MarkovSystem(System):
         if self.full:
             from .full_reduced import extend
             return extend(pop)
-        return pop(self.task.kernels(s["count"], rng), self.task, s["H"])
+        return pop
 
     @cached_property
     def tokens(self) -> np.ndarray:
