@@ -26,6 +26,10 @@ from ._validate import check_choice, check_vector
 from .system import System
 
 FLOWS = ("theta", "weights")
+#: largest ln|θ| a log coordinate is mapped to θ with: an implicit method's Newton iterate may try
+#: any u, and e^u must stay finite with its square (θ_i² enters a normaliser); the flow itself keeps
+#: log coordinates for vanishing quantities, far below this
+LOG_MAX = 300.0
 #: ``auto``: the system's log_params in log coordinates on the θ-flow; ``linear``: every parameter
 #: integrated as it is (the behaviour before log coordinates existed, kept for comparison)
 COORDS = ("auto", "linear")
@@ -94,7 +98,7 @@ class Flow:
         """The full parameter vector with the free entries set from ``y``."""
         theta = self.theta0.copy()
         v = np.array(y, dtype=np.float64, copy=True)
-        v[self.log] = self.sign[self.idx[self.log]] * np.exp(v[self.log])
+        v[self.log] = self.sign[self.idx[self.log]] * np.exp(np.minimum(v[self.log], LOG_MAX))
         theta[self.idx] = v
         return theta
 
@@ -141,7 +145,7 @@ class Flow:
     def velocity(self, y, dy=None) -> np.ndarray:
         """dθ/dt of the full vector at ``y`` (from dy/dt ``dy`` when it is already known)."""
         dy = self.rhs(0.0, y) if dy is None else np.array(dy, dtype=np.float64, copy=True)
-        dy[self.log] *= self.sign[self.idx[self.log]] * np.exp(np.asarray(y)[self.log])
+        dy[self.log] *= self.sign[self.idx[self.log]] * np.exp(np.minimum(np.asarray(y)[self.log], LOG_MAX))
         out = np.zeros(len(self.theta0))
         out[self.idx] = dy
         return out
