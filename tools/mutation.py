@@ -274,7 +274,7 @@ def run_one(m, timeout: float) -> dict:
             regen = subprocess.run([sys.executable, "-m", "gradflow.derive"], cwd=tmp, env=env,
                                    capture_output=True, text=True)
             if regen.returncode != 0:
-                return {"system": system, "file": path, "bug": what, "caught": True,
+                return {"system": system, "file": path, "bug": what, "caught": True, "how": "behaviour",
                         "by": "python -m gradflow.derive (the derivation's own check)",
                         "seconds": time.perf_counter() - start}
         where = subprocess.run([sys.executable, "-c", "import gradflow; print(gradflow.__file__)"], cwd=tmp,

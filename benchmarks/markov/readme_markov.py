@@ -31,6 +31,89 @@ def gd_bullet(d: dict, rec: dict) -> str:
             "GD's step, not the data or the model.")
 
 
+def full_model_lines(results: Path) -> list:
+    """The authors' full model: what it adds (a table), its Appendix-B run against theirs, and the
+    full against the simplified flow (from full_model.json; nothing if it was not run)."""
+    path = results / "full_model.json"
+    if not path.exists():
+        return []
+    d = json.loads(path.read_text())
+    rec = json.loads((results / "authors_full_record.json").read_text())
+    out = ["#### The authors' full model", "",
+           "Their `TwoLayerTransformer` (RPE/model.py), `solve(system=\"markov\", model=\"full\", flow=\"weights\")`: "
+           "a full-tensor NumPy reference with backprop (finite differences to 1e-8), the relabelling symmetry's "
+           "invariant space derived numerically, and the flow on it, exact through extended patterns "
+           "(equal to the reference to 1e-12; GD on every weight stays in the space to rounding: "
+           "`MarkovSystem(model=\"full\").check()`).", "",
+           "| | simplified model | full model |", "|---|---|---|",
+           "| layer 1, head h | softmax of the band logits (offsets h+1 … h+H), output divided by its norm "
+           "| band logits + content score x_iᵀQ_hK_hᵀx_j, attention to itself, value map O_h, LayerNorm (gain γ, bias β) |",
+           "| layer 2 | selector c_R over subsets of components, classifier a | the same |",
+           "| weights | 9 band + 11 c + a | 9 band + 3·3·3 each of Q, K, O + 3 γ + 3 β + 11 c + a |",
+           "| parameters of the flow | 17 (the live weights) | 37: per head Q, K, O ∈ span{I, J − I} (2 each), "
+           "γ, β constant (derived: the invariant space of relabelling the symbols) |",
+           "| init (the authors') | band w+ = 3, w− = 0.1; c = a = 0.01 | band w+ = 1, w− = 0.01; Q = K = O = 1e-3·I; "
+           "c = a = 0.01 (Appendix B) |"]
+    if "versus" in d:
+        v = d["versus"]
+        t_end = v["settings"]["t_max"]
+        rows = []
+        for key, label in (("stages", "joint flow, same 9000 sequences: stage times (selector, copier, classifier; "
+                                      "— not by t = {t})"),
+                           ("a", "a at t = {t}"), ("share", "share of {{1, 2}} at t = {t}"),
+                           ("band", "band logit on each head's own offset at t = {t}")):
+            cells = []
+            for model in ("simplified", "full"):
+                m = v[model]
+                end = m["at"][f"{t_end:g}"]
+                if key == "stages":
+                    cells.append(", ".join(f"{t:.3g}" if t == t else "—" for t in m["stages"].values())
+                                 + f" (order {' → '.join(m['order']) or '—'})")
+                elif key == "a":
+                    cells.append(f"{end['a']:.3f}")
+                elif key == "share":
+                    cells.append(f"{end['shares']['12']:.3f}")
+                else:
+                    cells.append(", ".join(f"{row[0]:.3f}" for row in end["band"]))
+            rows.append(f"| {label.format(t=f'{t_end:g}')} | {cells[0]} | {cells[1]} |")
+        out += rows
+        out.append(f"| solve on 9000 sequences to t = {t_end:g} | {v['simplified']['seconds']:.0f} s | "
+                   f"{v['full']['seconds']:.0f} s |")
+    out.append("")
+    if "appendix" in d:
+        ap = d["appendix"]
+        end = f"{ap['settings']['t_max']:g}"
+        e_end = str(rec["epochs"][-1])
+        sp = ap["spread_at_end"]
+        inside = [k for k in ("12", "13", "23") if sp[k][0] <= rec["shares"][e_end][k] <= sp[k][1]]
+        a_in = sp["a"][0] <= rec["a"][e_end] <= sp["a"][1]
+        out += [f"Their Appendix-B run (SGD at lr 1e-3 for 10⁴ epochs = flow time {end}, their 9000 sequences) against "
+                f"the full model's weight flow on {len(ap['seeds'])} fresh samples of 9000 (the spread is what a "
+                f"different sample gives; {sum(r['seconds'] for r in ap['runs'].values()) / len(ap['runs']):.0f} s "
+                "per solve):", "",
+                "| at t = 10 (epoch 10⁴) | the authors | flow, 3 fresh samples (min … max) | inside? |", "|---|---|---|---|"]
+        for k in ("12", "13", "23"):
+            out.append(f"| share of {{{', '.join(k)}}} | {rec['shares'][e_end][k]:.3f} | {sp[k][0]:.3f} … {sp[k][1]:.3f} "
+                       f"| {'yes' if k in inside else 'no'} |")
+        out.append(f"| a | {rec['a'][e_end]:.4f} | {sp['a'][0]:.4f} … {sp['a'][1]:.4f} | {'yes' if a_in else 'no'} |")
+        runs = list(ap["runs"].values())
+        for h in range(3):
+            band = [r["at"][end]["band"][h][0] for r in runs]
+            out.append(f"| band logit, head {h}, own offset | {rec['band_after'][h][0]:.3f} | {min(band):.3f} … "
+                       f"{max(band):.3f} | {'yes' if min(band) <= rec['band_after'][h][0] <= max(band) else 'no'} |")
+        for mat, name in (("Q", "q"), ("O", "o")):
+            for kind, key in (("diagonal", "d"), ("off_diagonal", "o")):
+                vals = [r["at"][end]["theta"][f"{name}_h0{key}"] for r in runs]
+                want = rec["matrices_after"][mat][kind][0]
+                out.append(f"| {mat}, head 0, {kind.replace('_', '-')} | {want:.3g} | {min(vals):.3g} … {max(vals):.3g} "
+                           f"| {'yes' if min(vals) <= want <= max(vals) else 'no'} |")
+        out += ["", f"Their recorded Q, K, O are not exactly in the invariant space (a finite sample is not symmetric): "
+                f"largest deviation {max(rec['matrices_after'][m]['off_span'] for m in ('Q', 'K', 'O')):.2g}, "
+                "against entries of 1e-3 (Q, K) and 0.07 (O).", ""]
+    out += ["![markov full model](benchmarks/results/markov/full_model.png)", ""]
+    return out
+
+
 def _duration(seconds: float) -> str:
     """``seconds`` in the largest unit that keeps it ≥ 1 (s, min, h, days)."""
     for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
@@ -149,6 +232,7 @@ def render(results: Path = RESULTS) -> str:
            f"would need η ≈ {c['gd_eta_for_equal_error']:.0e} for that (about {_duration(c['gd_seconds_for_equal_error'])}), and its finest run here (η = {c['etas'][-1]:g}: {int(round(2 / c['etas'][-1]))} steps, "
            f"{c['reference_gradient_seconds'] * 2 / c['etas'][-1]:.2f} s) is off by {c['gd_errors'][-1]:.1e}.", "",
            authors_table(d, rec), "", "![markov joint run](benchmarks/results/markov/joint_run.png)", "",
+           *full_model_lines(results),
            "<details><summary>Selection, all 18 tasks</summary>", "", selection_table(d), "", "</details>", "",
            END]
     return "\n".join(out)

@@ -44,3 +44,4 @@ def test_markov_usage_example_runs(tmp_path, monkeypatch):
     assert ns["st"].order == ("selector", "copier", "classifier") and len(ns["st"].stats["segments"]) == 3
     assert ns["inf"].system.leading(ns["inf"].theta[-1]) == (1, 2)
     assert ns["law"]["winner"] == (1, 2) and abs(ns["law"]["t"] - ns["st"].emergence["selector"]) < 0.01 * ns["law"]["t"]
+    assert ns["full"].success and len(ns["full"].names) == 37 and ns["full"].flow == "weights"
