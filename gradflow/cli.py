@@ -1,5 +1,7 @@
-"""Command line: ``python -m gradflow {solve,check,train,derive,sweep} [--system NAME] …``, plus
-the commands systems add (``System.commands``, e.g. ``mi`` from markov).
+"""Command line of gradflow: solve, check, train, derive and sweep, for every system.
+
+``python -m gradflow {solve,check,train,derive,sweep} [--system NAME] …``, plus the commands
+systems add (``System.commands``, e.g. ``mi`` from markov).
 
 Every option of a system's sizes comes from its ``sizes_spec``; ``--help`` lists each option's
 meaning and default. Bad arguments print one line on stderr and exit with status 2, before any
@@ -60,9 +62,20 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Renamed(argparse.Action):
+    """An option a system has renamed: refused with a message that names the new one."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now --{self.default} for this system (so that no option means two "
+                     f"things across systems)")
+
+
 def _add_system_args(p, cls, overrides=None):
     p.add_argument("--system", choices=systems.available(), default=cls.name,
-                   help="which system to solve")
+                   help="which system to solve (each has its own size options: python -m gradflow "
+                        "<command> --system NAME --help)")
+    for old, new in getattr(cls, "renamed", {}).items():
+        p.add_argument(f"--{old}", action=_Renamed, default=new, nargs="?", help=argparse.SUPPRESS)
     for s in cls.sizes_spec:
         default = (overrides or {}).get(s.name, s.default)
         if s.choices:
@@ -70,6 +83,64 @@ def _add_system_args(p, cls, overrides=None):
         else:
             p.add_argument(f"--{s.name}", type=float if s.kind == "float" else int, default=default,
                            help=s.help)
+
+
+def _examples(cls) -> tuple:
+    """(a --params example, a --theta0 example) in the system's own parameter names."""
+    names = cls().names
+    head = [n for n in cls.head if n in names] or list(names[:3])
+    return ",".join(head[:3]), f"{head[-1]}=0.1"
+
+
+#: solver options shared by solve and sweep: (flag, dest, type for solve, help); a sweep takes a
+#: comma-separated list of values for each
+_SOLVER_OPTIONS = (
+    ("--method", "method", str, "SciPy integrator: LSODA, RK45, DOP853, Radau or BDF"),
+    ("--rtol", "rtol", float, "relative tolerance of the integrator"),
+    ("--atol", "atol", float, "absolute tolerance of the integrator"),
+    ("--coords", "coords", str, "auto: vanishing parameters (System.log_params) integrated as ln|θ|; linear: θ as it is"),
+    ("--t-max", "t_max", float, "end time (default: until emergence, then margin times that)"),
+    ("--margin", "margin", float, "integrate on to margin × the emergence time"),
+    ("--t-limit", "t_limit", float, "give up (status not_emerged) if emergence has not come by then"),
+    ("--max-steps", "max_steps", int, "most solver steps"),
+)
+
+
+def _add_solver_args(p, cls, defaults, sweep: bool):
+    """What is solved and how, for solve (one value each) and sweep (lists of values)."""
+    params_example, theta0_example = _examples(cls)
+    if sweep:
+        p.add_argument("--flow", default=None, help="flows, e.g. theta,weights (default: theta)")
+        p.add_argument("--params", action="append", default=None, type=_params,
+                       help=f"a set of free parameters, comma-separated, e.g. {params_example}; repeat the option "
+                            "for several sets (default: all)")
+        p.add_argument("--theta0", type=_assignments, default=None,
+                       help=f"start, as NAME=VALUE pairs, e.g. {theta0_example} (default: the system's start)")
+    else:
+        p.add_argument("--flow", choices=FLOWS, default=defaults["flow"],
+                       help="theta: dθ/dt = -∇L; weights: dθ/dt = -G⁻¹∇L (GD on the full weights)")
+        p.add_argument("--params", type=_params, default=None,
+                       help=f"comma-separated free parameters, e.g. {params_example} (default: all)")
+        p.add_argument("--theta0", type=_assignments, default=None,
+                       help=f"start, as NAME=VALUE pairs, e.g. {theta0_example} (the rest at the system's start: "
+                            "0 for paper and tokens, the authors' initialisation for markov)")
+    for flag, dest, kind, text in _SOLVER_OPTIONS:
+        if sweep:
+            p.add_argument(flag, dest=dest, default=None, help=f"{text}: values a,b,c (default: solve's)")
+        else:
+            p.add_argument(flag, dest=dest, type=kind, default=defaults[dest], help=text)
+
+
+def _theta0(sys_, given):
+    """The system's start with the NAME=VALUE pairs ``given`` set (None: the system's start)."""
+    if not given:
+        return None
+    theta0 = sys_.initial()
+    for name, value in given.items():
+        if name not in sys_.names:
+            raise ValueError(f"unknown parameter {name!r} in --theta0; allowed: {', '.join(sys_.names)}")
+        theta0[sys_.names.index(name)] = value
+    return theta0
 
 
 def _make_system(args, cls):
@@ -93,6 +164,9 @@ def _assignments(text):
 
 
 def _params(text):
+    if ";" in text:
+        raise argparse.ArgumentTypeError("separate parameter sets by repeating --params (one comma-separated set "
+                                         "each), not by ';'")
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise argparse.ArgumentTypeError("expected comma-separated parameter names")
@@ -105,17 +179,11 @@ def _cmd_solve(args, cls):
     sys_ = _make_system(args, cls)
     out = check_output_path(args.out, ".npz") if args.out else None
     plot = check_output_path(args.plot, figure=True) if args.plot else None
-    theta0 = None
-    if args.theta0:
-        theta0 = sys_.initial()
-        for name, value in args.theta0.items():
-            if name not in sys_.names:
-                raise ValueError(f"unknown parameter {name!r} in --theta0; allowed: {', '.join(sys_.names)}")
-            theta0[sys_.names.index(name)] = value
+    csv = check_output_path(args.csv, ".csv") if args.csv else None
+    theta0 = _theta0(sys_, args.theta0)
     try:
-        result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, t_max=args.t_max,
-                       method=args.method, rtol=args.rtol, atol=args.atol, progress=not args.quiet,
-                       threads=args.threads)
+        result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, progress=not args.quiet,
+                       threads=args.threads, **{dest: getattr(args, dest) for _, dest, _, _ in _SOLVER_OPTIONS})
     except Interrupted as stop:
         r = stop.result
         kept = (f"saved {r.save(out)} (status interrupted, {len(r.t)} steps to t = {r.t[-1]:.6g})" if out
@@ -125,6 +193,8 @@ def _cmd_solve(args, cls):
     print(result.summary())
     if out:
         print(f"saved {result.save(out)}")
+    if csv:
+        print(f"wrote {result.to_csv(csv)} (t, loss and every {sys_.param_word} at the solver's steps)")
     if plot and len(result.t) > 1:
         result.plot(plot)
         print(f"plotted {plot}")
@@ -159,22 +229,23 @@ def _cmd_sweep(args, cls):
         if args.plot:
             check_output_path(args.plot, figure=True)
         if args.status:
-            print(sw.status(args.out))
+            print(sw.status(args.out, y=args.y, x=args.x))
         if args.plot:
-            print(f"plotted {sw.plot(args.out, args.plot, y=args.y)}")
+            print(f"plotted {sw.plot(args.out, args.plot, y=args.y, x=args.x)}")
         return 0
     grid = {"system": cls.name}
     for s in cls.sizes_spec:
         text = getattr(args, s.name)
         if text is not None:
             grid[s.name] = sw.parse_values(text)
-    for name in ("flow", "method"):
-        if getattr(args, name):
+    for name in ["flow"] + [dest for _, dest, _, _ in _SOLVER_OPTIONS]:
+        if getattr(args, name) is not None:
             grid[name] = sw.parse_values(getattr(args, name))
     if args.params:
-        grid["params"] = [tuple(p.split(",")) for p in args.params.split(";")]
-    if args.rtol is not None:
-        grid["rtol"] = args.rtol
+        grid["params"] = [tuple(p) for p in args.params]
+    if args.theta0:
+        grid["theta0"] = [list(_theta0(cls(**{k: v[0] for k, v in grid.items() if k in
+                                              {z.name for z in cls.sizes_spec}}), args.theta0))]
     runs = sw.expand(grid)
     executor = None
     if args.scheduler:
@@ -189,7 +260,7 @@ def _cmd_sweep(args, cls):
         print(f"interrupted: {stop.stored} runs stored in {stop.store}, {stop.remaining} to run; "
               "run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
-    print(sw.status(args.out))
+    print(sw.status(args.out, y=args.y, x=args.x))
     return 0 if all(r["status"] not in ("error", "failed") for r in rows) else 1
 
 
@@ -212,21 +283,12 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("solve", help="solve the gradient flow and report emergence", formatter_class=_Help)
     _add_system_args(s, cls)
-    s.add_argument("--flow", choices=FLOWS, default=defaults["flow"],
-                   help="theta: dθ/dt = -∇L; weights: dθ/dt = -G⁻¹∇L (GD on the full weights)")
-    s.add_argument("--params", type=_params, default=None,
-                   help="comma-separated free parameters, e.g. alpha3,beta2,gamma3 (default: all)")
-    s.add_argument("--theta0", type=_assignments, default=None,
-                   help="start, as NAME=VALUE pairs, e.g. gamma3=0.1 (the rest at the system's start: "
-                        "0 for paper and tokens, the authors' initialisation for markov)")
-    s.add_argument("--t-max", type=float, default=None, help="end time (default: until emergence)")
-    s.add_argument("--method", choices=tuple(METHODS), default=defaults["method"], help="SciPy integrator")
-    s.add_argument("--rtol", type=float, default=defaults["rtol"], help="relative tolerance of the integrator")
-    s.add_argument("--atol", type=float, default=defaults["atol"], help="absolute tolerance of the integrator")
+    _add_solver_args(s, cls, defaults, sweep=False)
     s.add_argument("--threads", type=int, default=None,
                    help="threads for the kernels (default: GRADFLOW_THREADS or the cores, at most 2)")
     s.add_argument("--plot", metavar="FILE", help="save the figure (PNG, PDF, SVG)")
     s.add_argument("--out", metavar="FILE", help="save the result (.npz)")
+    s.add_argument("--csv", metavar="FILE", help="write t, loss and every parameter at the solver's steps (.csv)")
     s.add_argument("--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_cmd_solve)
     c = sub.add_parser("check", help="compare the weight flow with GD on the full-weight reference",
@@ -240,15 +302,15 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     c.set_defaults(func=_cmd_check)
     w = sub.add_parser("sweep", help="many solves, resumable, stored as JSON (gradflow.sweep)",
                        formatter_class=_Help)
-    w.add_argument("--system", choices=systems.available(), default=cls.name, help="which system to solve")
+    w.add_argument("--system", choices=systems.available(), default=cls.name,
+                   help="which system to solve (each has its own size options: python -m gradflow sweep "
+                        "--system NAME --help)")
+    for old, new in getattr(cls, "renamed", {}).items():
+        w.add_argument(f"--{old}", action=_Renamed, default=new, nargs="?", help=argparse.SUPPRESS)
     for size in cls.sizes_spec:
         w.add_argument(f"--{size.name}", default=None,
                        help=f"{size.help}: values a,b,c or a range lo:hi:xK / lo:hi:+K")
-    w.add_argument("--flow", default=None, help="flows, e.g. theta,weights (default: theta)")
-    w.add_argument("--method", default=None, help="integrators, e.g. LSODA,RK45 (default: LSODA)")
-    w.add_argument("--params", default=None, help="free parameter sets, ';'-separated, e.g. 'alpha3,beta2,gamma3' "
-                   "(default: all)")
-    w.add_argument("--rtol", type=float, default=None, help="relative tolerance (default: solve's)")
+    _add_solver_args(w, cls, defaults, sweep=True)
     w.add_argument("--out", required=True, metavar="DIR", help="the store: one JSON file per finished run")
     where = w.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores, max 2)")
@@ -256,7 +318,9 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     w.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
     w.add_argument("--status", action="store_true", help="summarise the store and exit")
     w.add_argument("--plot", metavar="FILE", help="plot T against N from the store and exit")
-    w.add_argument("--y", default=None, help="what to plot: an emergence key or path like t_p/beta2/0.5")
+    w.add_argument("--y", default=None, help="the quantity of --status and --plot: an emergence key or a path "
+                   "like t_p/beta2/0.5 (default: the system's main event)")
+    w.add_argument("--x", default="N", help="the swept input that --status and --plot put on the x axis")
     w.set_defaults(func=_cmd_sweep)
     d = sub.add_parser("derive", help="regenerate the kernels and closed forms (python -m gradflow.derive)",
                        formatter_class=_Help)

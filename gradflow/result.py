@@ -15,7 +15,7 @@ from . import system as systems
 from .criteria import Crosses, LossBelow, describe
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """A solved flow. Arrays are at the solver's accepted steps.
 
@@ -140,6 +140,78 @@ class Result:
                      f"nlu {s['nlu']}" + (f", {s['wall_seconds']:.3g} s" if "wall_seconds" in s else ""))
         return "\n".join(lines)
 
+    # -- labelled data out ----------------------------------------------------------------
+    def __repr__(self) -> str:
+        e = self.emergence
+        main = e.get(self.system.primary_key, float("nan"))
+        return (f"Result({self.system.name}: {self.system.describe()}; {self.flow} flow, {len(self.params)} of "
+                f"{len(self.names)} {self.system.param_word}s free;\n"
+                f"       status {self.status!r}, {self.system.primary_key} = {main:.6g}, "
+                f"order {' -> '.join(self.order) or '(none)'};\n"
+                f"       {len(self.t)} steps to t = {self.t[-1]:.6g})")
+
+    def to_frame(self):
+        """The trajectory as a pandas DataFrame: columns ``t``, ``loss`` and one per parameter
+        (at the solver's steps); ``attrs`` holds the system, its sizes, the flow and the status.
+        Needs pandas (``pip install 'gradflow[tables]'``)."""
+        pd = _pandas()
+        frame = pd.DataFrame(self.theta, columns=list(self.names))
+        frame.insert(0, "loss", self.loss)
+        frame.insert(0, "t", self.t)
+        frame.attrs.update(system=self.system.name, sizes=self.system.sizes(), flow=self.flow, status=self.status)
+        return frame
+
+    def events_table(self):
+        """Every emergence event as a pandas DataFrame, one row each: ``event`` (its key),
+        ``kind`` (loss / crosses / parameter), ``parameter`` and ``level`` (for a threshold of a
+        free parameter), ``time`` (NaN: did not happen by the end), ``description``."""
+        pd = _pandas()
+        rows = []
+        for c in self.system.criteria():
+            if isinstance(c, LossBelow):
+                rows.append(dict(event=c.key, kind="loss", parameter=None, level=c.level,
+                                 time=self.emergence.get(c.key, np.nan), description=describe(c)))
+            elif isinstance(c, Crosses):
+                rows.append(dict(event=c.key, kind="crosses", parameter=None, level=np.nan,
+                                 time=self.emergence.get(c.key, np.nan), description=describe(c)))
+        for name, levels in self.emergence.get("t_p", {}).items():
+            if name not in self.params:                  # held: it never moved
+                continue
+            for lev, time in levels.items():
+                rows.append(dict(event=f"t_{name}({lev})", kind="parameter", parameter=name, level=float(lev),
+                                 time=time, description=f"{name} reached {lev}"))
+        return pd.DataFrame(rows, columns=["event", "kind", "parameter", "level", "time", "description"])
+
+    def to_xarray(self):
+        """The trajectory as an xarray Dataset: ``theta`` and ``dtheta`` (t × param), ``loss`` (t),
+        with the parameter names as a coordinate and the system, sizes, status and emergence
+        times as attributes. Needs xarray (``pip install 'gradflow[tables]'``)."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError("to_xarray needs xarray: pip install 'gradflow[tables]'") from None
+        attrs = {"system": self.system.name, "flow": self.flow, "status": self.status,
+                 "sizes": json.dumps(self.system.sizes()), "emergence": json.dumps(json_ready(self.emergence))}
+        return xr.Dataset({"theta": (("t", "param"), self.theta), "dtheta": (("t", "param"), self.dtheta),
+                           "loss": ("t", self.loss)}, coords={"t": self.t, "param": list(self.names)}, attrs=attrs)
+
+    def to_csv(self, path) -> Path:
+        """Write ``t``, ``loss`` and every parameter at the solver's steps as CSV (no pandas
+        needed); the path is checked before anything is computed or written."""
+        path = check_output_path(path, ".csv")
+        loss = self.loss
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "w") as f:
+                f.write(",".join(["t", "loss", *self.names]) + "\n")
+                for k in range(len(self.t)):
+                    f.write(",".join(repr(float(v)) for v in (self.t[k], loss[k], *self.theta[k])) + "\n")
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
     # -- persistence ----------------------------------------------------------------------
     def metadata(self) -> dict:
         """Everything but the arrays, JSON-ready (NaN times become ``null``)."""
@@ -211,6 +283,14 @@ def _write_npz(path: Path, arrays: dict) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("tables need pandas: pip install 'gradflow[tables]'") from None
+    return pd
 
 
 class PathError(OSError, ValueError):

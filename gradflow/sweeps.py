@@ -163,24 +163,51 @@ def scan(store) -> tuple[list[dict], list[tuple[Path, str]]]:
     """The valid rows of a store in key order, and the files that are not valid rows with what is
     wrong with each (nothing is moved)."""
     folder = Path(store) / "runs"
-    rows, problems = [], []
+    valid, problems = [], []
     if folder.is_dir():
         for p in sorted(folder.glob("*.json")):
             row, problem = read_row(p)
             if problem:
                 problems.append((p, problem))
             else:
-                rows.append(row)
-    return rows, problems
+                valid.append(row)
+    return valid, problems
 
 
-def load(store) -> list[dict]:
-    """Every valid stored row of a sweep, in key order; files that are not valid rows are
-    reported on stderr by name and skipped (:func:`scan` returns them)."""
-    rows, problems = scan(store)
+def rows(store) -> list[dict]:
+    """Every valid stored row of a sweep (plain dicts, as stored), in key order; files that are
+    not valid rows are reported on stderr by name and skipped (:func:`scan` returns them)."""
+    valid, problems = scan(store)
     for p, problem in problems:
         print(f"gradflow: skipping {p}: {problem}", file=sys.stderr)
-    return rows
+    return valid
+
+
+def load(store):
+    """The store as a pandas DataFrame, one row per run: ``key``, ``system``, every input of the
+    run (its sizes and solve arguments; absent ones are NaN/None), ``status``, ``message``, every
+    emergence time (``t_p`` thresholds as ``t_<param>(<level>)``), ``order`` (the head's order as
+    ``a -> b -> c``), ``final_loss``, ``nfev``, ``wall_seconds``. Damaged files are skipped and
+    named on stderr. Needs pandas (``pip install 'gradflow[tables]'``)."""
+    from .result import _pandas
+    pd = _pandas()
+    out = []
+    for row in rows(store):
+        flat = {"key": row["key"], "system": row["inputs"].get("system")}
+        flat.update({k: (",".join(v) if isinstance(v, list) else v) for k, v in row["inputs"].items()
+                     if k != "system"})
+        flat.update(status=row["status"], message=row.get("message", ""))
+        for k, v in (row.get("emergence") or {}).items():
+            if k == "t_p":
+                for name, levels in v.items():
+                    for lev, time in levels.items():
+                        flat[f"t_{name}({lev})"] = float("nan") if time is None else time
+            else:
+                flat[k] = float("nan") if v is None else v
+        flat.update(order=" -> ".join(row.get("order") or []), final_loss=row.get("final_loss"),
+                    nfev=(row.get("stats") or {}).get("nfev"), wall_seconds=row["wall_seconds"])
+        out.append(flat)
+    return pd.DataFrame(out)
 
 
 def set_aside(store, problems) -> list[Path]:
@@ -279,10 +306,10 @@ def sweep(runs, store, executor=None, *, workers: int | None = None, retry_faile
         from ._validate import check_int
         workers = check_int("workers", workers, 1)
     folder = check_store(store)
-    rows, problems = scan(store)
+    valid, problems = scan(store)
     set_aside(store, problems)
     keys = [run_key(r) for r in runs]
-    stored = {row["key"]: row for row in rows}
+    stored = {row["key"]: row for row in valid}
     todo = [(k, r) for k, r in zip(keys, runs)
             if k not in stored or (retry_failed and stored[k]["status"] in ("error", "failed"))]
     todo = list(dict(todo).items())                              # a run listed twice runs once
@@ -333,24 +360,25 @@ def _results(executor, todo):
             yield f.result()
 
 
-def status(store) -> str:
-    """A short summary of a store: runs by status and system, total wall time, and the files
-    that are not valid rows (by name). ``ValueError`` if ``store`` is not a store."""
+def status(store, y: str | None = None, x: str = "N") -> str:
+    """A short summary of a store: runs by status and system, total wall time, the quantity ``y``
+    against the swept input ``x`` (:func:`table`), and the files that are not valid rows (by
+    name). ``ValueError`` if ``store`` is not a store."""
     if not (Path(store) / "runs").is_dir():
         raise ValueError(f"store {str(store)!r} has no runs folder: not a sweep store (mistyped?)")
-    rows, problems = scan(store)
+    valid, problems = scan(store)
     damaged = [f"  damaged: {p}: {problem} (set aside and recomputed by the next run)" for p, problem in problems]
-    if not rows:
+    if not valid:
         return "\n".join([f"{store}: no valid runs stored"] + damaged)
     by = {}
-    for r in rows:
+    for r in valid:
         k = (r["inputs"].get("system", "?"), r["status"])
         by[k] = by.get(k, 0) + 1
-    lines = [f"{store}: {len(rows)} runs, {sum(r['wall_seconds'] for r in rows):.1f} s of solving"]
+    lines = [f"{store}: {len(valid)} runs, {sum(r['wall_seconds'] for r in valid):.1f} s of solving"]
     lines += [f"  {system:8s} {st:12s} {n}" for (system, st), n in sorted(by.items())]
-    errors = [r for r in rows if r["status"] == "error"]
+    errors = [r for r in valid if r["status"] == "error"]
     lines += [f"  error: {r['inputs']}: {r['message']}" for r in errors[:5]]
-    return "\n".join(lines + damaged)
+    return "\n".join(lines + [table(store, y, x)] + damaged)
 
 
 def parse_values(text: str):
@@ -393,6 +421,42 @@ def _value(row: dict, path: str):
     return x
 
 
+def _series(finished: list, y: str, x: str) -> dict:
+    """{configuration (JSON of every input but x): [(x, y), ...]} over rows with both, y finite."""
+    groups = {}
+    for r in finished:
+        config = json.dumps({k: v for k, v in r["inputs"].items() if k != x}, sort_keys=True)
+        value = _value(r, y)
+        if value is not None and x in r["inputs"]:
+            groups.setdefault(config, []).append((r["inputs"][x], value))
+    return {k: sorted(v) for k, v in groups.items()}
+
+
+def table(store, y: str | None = None, x: str = "N") -> str:
+    """The quantity ``y`` (default: the first run's system's primary event) against the swept
+    input ``x``, one column per configuration (every other input), as text."""
+    finished = [r for r in rows(store) if r["status"] in ("emerged", "t_max")]
+    if not finished:
+        return "no finished runs"
+    y = y or systems.get(finished[0]["inputs"]["system"]).primary_key
+    groups = _series(finished, y, x)
+    if not groups:
+        return f"no finished run has both {x!r} and {y!r}"
+    configs = sorted(groups)
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
+    labels = [", ".join(f"{k}={show(v)}" for k, v in json.loads(c).items() if k != "system") or "-" for c in configs]
+    xs = sorted({px for c in configs for px, _ in groups[c]})
+    width = max(12, *(len(lab) for lab in labels))
+    lines = [f"{y} against {x}:", f"{x:>10s}  " + "  ".join(f"{lab:>{width}s}" for lab in labels)]
+    for value in xs:
+        cells = []
+        for c in configs:
+            got = dict(groups[c]).get(value)
+            cells.append(f"{got:>{width}.6g}" if got is not None else f"{'':>{width}s}")
+        lines.append(f"{value:>10g}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
 def plot(store, path, y: str | None = None, x: str = "N"):
     """T against N for every configuration in the store (all inputs but ``x`` equal), log-log, with
     local slopes d ln T / d ln N in a second panel; redrawn from the stored rows, no solving.
@@ -403,19 +467,16 @@ def plot(store, path, y: str | None = None, x: str = "N"):
     import numpy as np
     from .result import check_output_path
     path = check_output_path(path, figure=True)
-    rows = [r for r in load(store) if r["status"] in ("emerged", "t_max")]
-    if not rows:
+    finished = [r for r in rows(store) if r["status"] in ("emerged", "t_max")]
+    if not finished:
         raise ValueError(f"no finished runs in {store} to plot")
-    y = y or systems.get(rows[0]["inputs"]["system"]).primary_key
-    groups = {}
-    for r in rows:
-        config = json.dumps({k: v for k, v in r["inputs"].items() if k != x}, sort_keys=True)
-        value = _value(r, y)
-        if value is not None and x in r["inputs"]:
-            groups.setdefault(config, []).append((r["inputs"][x], value))
+    y = y or systems.get(finished[0]["inputs"]["system"]).primary_key
+    groups = _series(finished, y, x)
+    if not groups:
+        raise ValueError(f"nothing to plot: no finished run in {store} has both the input {x!r} and the "
+                         f"emergence time {y!r} (y: an emergence key or a path like t_p/beta2/0.5)")
     fig, (ax, sx) = plt.subplots(1, 2, figsize=(11, 4.2))
     for config, pts in sorted(groups.items()):
-        pts.sort()
         X, Y = np.array(pts, dtype=float).T
         label = ", ".join(f"{k}={v}" for k, v in json.loads(config).items() if k != "system")
         ax.loglog(X, Y, "o-", ms=3, label=label or config)

@@ -97,6 +97,9 @@ class System:
     commands: dict = {}
     #: what the parameters are called in messages ("pseudo-parameter", "weight", ...)
     param_word: str = "parameter"
+    #: size arguments renamed: {old name: new name}; the old name is refused with a message that
+    #: names the new one, and files saved with it still load
+    renamed: dict = {}
     task = None
 
     # -- sizes -------------------------------------------------------------------------
@@ -106,13 +109,18 @@ class System:
 
     @classmethod
     def from_sizes(cls, **sizes) -> "System":
-        """The system with these sizes (inverse of :meth:`sizes`)."""
-        return cls(**sizes)
+        """The system with these sizes (inverse of :meth:`sizes`; sizes saved under a name since
+        renamed are read under the new one)."""
+        return cls(**{cls.renamed.get(k, k): v for k, v in sizes.items()})
 
     @classmethod
     def validate_sizes(cls, sizes: dict) -> dict:
         """Check the integer size arguments named in ``sizes_spec`` (None keeps the default)."""
         known = {s.name: s for s in cls.sizes_spec}
+        old = sorted(set(sizes) & set(cls.renamed))
+        if old:
+            raise ValueError(f"system {cls.name!r} calls {old[0]!r} {cls.renamed[old[0]]!r} now (so that no size means "
+                             f"two things across systems); use {cls.renamed[old[0]]}=")
         unknown = set(sizes) - set(known)
         if unknown:
             raise ValueError(f"unknown size argument(s) {', '.join(sorted(unknown))} for system "

@@ -56,7 +56,7 @@ def selection() -> dict:
                "mi_best": means[best], "mi_runner_up": means[second], "z_margin": z, "mi": {
                    "".join(map(str, R)): m for R, m in means.items()}}
         for loss in LOSSES:
-            system = MarkovSystem(S=S, n=n, alpha=alpha, L=SELECTION["L"], count=SELECTION["count"],
+            system = MarkovSystem(S=S, n=n, alpha=alpha, length=SELECTION["L"], count=SELECTION["count"],
                                   seed=SELECTION["seed"], loss=loss)
             law = predicted_time(system.initial(), system)
             r = gf.solve(system=system, params=system.layout.c_names, t_max=SELECTION["t_max"])
@@ -69,7 +69,7 @@ def selection() -> dict:
             _say(f"S={S} n={n} alpha={alpha} {loss}: argmax MI {best} (z {z:.1f}), flow {chosen}, "
                  f"T {r.emergence['selector']:.4g} vs law {law['t']:.4g}")
         # the same sample with an exact copier (band logits ±40): what the soft copier changes
-        exact = MarkovSystem(S=S, n=n, alpha=alpha, L=SELECTION["L"], count=SELECTION["count"],
+        exact = MarkovSystem(S=S, n=n, alpha=alpha, length=SELECTION["L"], count=SELECTION["count"],
                              seed=SELECTION["seed"], loss="nll", eps=1e-12)
         band = np.full((3, 3), -40.0)
         band[:, 0] = 40.0
@@ -205,8 +205,8 @@ def limits() -> dict:
     selected set, for L = 8 (every sequence, exact), L = 100 (9000 sequences) and L → ∞ (64 kernels,
     with the standard error over kernels)."""
     out = {}
-    for label, kw in (("L=8 exact", dict(L=8, population="exact")),
-                      ("L=100 sample", dict(L=100, count=9000, seed=1)),
+    for label, kw in (("L=8 exact", dict(length=8, population="exact")),
+                      ("L=100 sample", dict(length=100, count=9000, seed=1)),
                       ("L=inf stationary", dict(population="stationary", count=64, seed=1))):
         system = MarkovSystem(**kw)
         g = fitness(system.initial(), system, a=1e-7)
@@ -235,7 +235,7 @@ def speed() -> dict:
     t0 = time.perf_counter()
     ref.loss_and_grad(w, system.tokens, 3, 2)
     reference_s = time.perf_counter() - t0
-    small = MarkovSystem(L=10, count=12)
+    small = MarkovSystem(length=10, count=12)
     report = small.check(eta=0.02, t_end=2.0, refinements=3)
     t0 = time.perf_counter()
     r = gf.solve(system=small, t_max=2.0, rtol=1e-8, atol=1e-10)

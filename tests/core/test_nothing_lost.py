@@ -154,8 +154,8 @@ def test_a_sweep_validates_every_run_before_the_first(tmp_path):
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
-@pytest.mark.parametrize("sizes", [dict(S=1000), dict(n=12), dict(count=10 ** 8), dict(L=10 ** 7),
-                                   dict(S=12, H=6, D=6), dict(population="stationary", count=10 ** 5),
+@pytest.mark.parametrize("sizes", [dict(S=1000), dict(n=12), dict(count=10 ** 8), dict(length=10 ** 7),
+                                   dict(S=12, H=6, degree=6), dict(population="stationary", count=10 ** 5),
                                    dict(population="stationary", S=4, n=4)])
 def test_markov_refuses_sizes_beyond_the_machine(sizes):
     """Each size can make an evaluation too large; the refusal states the estimated memory and time,

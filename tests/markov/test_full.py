@@ -93,7 +93,7 @@ def test_relabelling_symmetry_and_gd_staying_in_the_space():
 def test_reduced_equals_the_reference_on_the_same_sequences(loss, population):
     """The extended-pattern evaluation against the reference's loss and its gradient pulled back
     to θ (and the selector rates), at the authors' start and at random θ: 1e-12 relative."""
-    s = MarkovSystem(model="full", L=6 if population == "exact" else 10, count=12, loss=loss, population=population)
+    s = MarkovSystem(model="full", length=6 if population == "exact" else 10, count=12, loss=loss, population=population)
     if population == "exact":
         tokens, weights = s.task.enumerate(s.task.L + 1)
     else:
@@ -113,13 +113,13 @@ def test_reduced_equals_the_reference_on_the_same_sequences(loss, population):
 
 
 def test_check_against_gd_on_every_weight():
-    report = MarkovSystem(model="full", L=10, count=12).check()
+    report = MarkovSystem(model="full", length=10, count=12).check()
     assert report.passed, report.summary()
     assert report.off_span < 1e-12 and report.dead_moved == 0.0
 
 
 def test_full_model_solves_and_refuses_what_it_does_not_have():
-    s = MarkovSystem(model="full", L=20, count=60)
+    s = MarkovSystem(model="full", length=20, count=60)
     r = gf.solve(system=s, flow="weights", t_max=2.0)
     assert r.success and r.log_params == s.layout.c_names and len(r.names) == 37
     assert "full model" in r.summary()

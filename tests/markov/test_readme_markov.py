@@ -24,7 +24,7 @@ def test_a_selection_row_is_reproduced():
     d = json.loads(STUDY.read_text())
     row = next(r for r in d["selection"]["rows"] if (r["S"], r["n"], r["alpha"]) == (3, 2, 0.3))
     st = d["selection"]["settings"]
-    s = MarkovSystem(S=3, n=2, alpha=0.3, L=st["L"], count=st["count"], seed=st["seed"])
+    s = MarkovSystem(S=3, n=2, alpha=0.3, length=st["L"], count=st["count"], seed=st["seed"])
     law = predicted_time(s.initial(), s)
     r = gf.solve(system=s, params=s.layout.c_names, t_max=2 * row["ce_softmax"]["T_flow"])
     assert list(s.leading(r.theta[-1])) == row["ce_softmax"]["flow_selected"]

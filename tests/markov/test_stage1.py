@@ -14,7 +14,7 @@ from gradflow.systems.markov.task import window_law
 def test_replicator_identity_and_conserved_normaliser():
     """dρ_R/dt = (4a/Z) ρ_R (g_R − ḡ) from the gradient itself (1e-12 relative), and Z = Σc² is
     conserved: c · ∂𝓛/∂c = 0 (the score is invariant under c → λc)."""
-    s = MarkovSystem(L=30, count=50)
+    s = MarkovSystem(length=30, count=50)
     rng = np.random.default_rng(0)
     theta = s.initial() + 0.1 * rng.standard_normal(17)
     _, g = s.loss_and_grad(theta)

@@ -11,7 +11,7 @@ from gradflow.systems.markov import MarkovSystem
 
 @pytest.fixture(scope="module")
 def staged():
-    return gf.solve(system="markov", schedule="staged", count=150, L=30)
+    return gf.solve(system="markov", schedule="staged", count=150, length=30)
 
 
 def test_staged_schedule_runs_the_three_stages_in_order(staged):
@@ -49,22 +49,39 @@ def test_save_load_and_plot(staged, tmp_path):
 
 
 def test_check_against_reference_gradient_descent():
-    report = MarkovSystem(L=10, count=12).check()
+    report = MarkovSystem(length=10, count=12).check()
     assert report.passed, report.summary()
     assert 1.8 < report.rates[0] < 2.2 and report.extrapolated_errors[-1] < 1e-5
 
 
-@pytest.mark.parametrize("kw, word", [(dict(S=1), "S"), (dict(n=1), "n"), (dict(alpha=0), "alpha"),
-                                      (dict(L=2, n=3), "L"), (dict(H=7), "H"), (dict(D=4), "D"),
-                                      (dict(loss="mse"), "loss"), (dict(schedule="sgd"), "schedule"),
-                                      (dict(population="exact", L=20), "L"), (dict(eps=-1.0), "eps")])
+@pytest.mark.parametrize("kw, word", [(dict(S=1), "^S must"), (dict(n=1), "^n must"), (dict(alpha=0), "^alpha must"),
+                                      (dict(length=2, n=3), "^length must be an integer >= n = 3"),
+                                      (dict(H=7), "^H must"), (dict(degree=4), r"^degree must be an integer in \[1, 3\]"),
+                                      (dict(loss="mse"), "^loss must"), (dict(schedule="sgd"), "^schedule must"),
+                                      (dict(population="exact", length=20), "^length must keep"),
+                                      (dict(eps=-1.0), "^eps must"),
+                                      (dict(L=20), "calls 'L' 'length' now"), (dict(D=2), "calls 'D' 'degree' now")])
 def test_bad_sizes_raise_value_errors_naming_them(kw, word):
     with pytest.raises(ValueError, match=word):
-        MarkovSystem(**kw)
+        MarkovSystem.validate_sizes(kw) if set(kw) & {"L", "D"} else MarkovSystem(**kw)
 
 
-@pytest.mark.parametrize("argv", [["--S", "1"], ["--n", "1"], ["--alpha", "0"], ["--L", "2"],
-                                  ["--H", "0"], ["--D", "5"], ["--loss", "mse"], ["--schedule", "x"],
+def test_renamed_sizes_still_load_from_saved_files_and_are_refused_by_name(tmp_path, capsys):
+    """A result saved when markov's sizes were called L and D loads under the new names; the CLI
+    refuses --L / --D with one line naming --length / --degree."""
+    s = MarkovSystem(length=12, count=5, degree=1)
+    old = {("L" if k == "length" else "D" if k == "degree" else k): v for k, v in s.sizes().items()}
+    assert MarkovSystem.from_sizes(**old) == s
+    for flag, new in (("--L", "--length"), ("--D", "--degree")):
+        with pytest.raises(SystemExit) as exc:
+            main(["solve", "--system", "markov", flag, "20"])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{flag} is now {new}" in err[0]
+
+
+@pytest.mark.parametrize("argv", [["--S", "1"], ["--n", "1"], ["--alpha", "0"], ["--length", "2"],
+                                  ["--H", "0"], ["--degree", "5"], ["--loss", "mse"], ["--schedule", "x"],
                                   ["--count", "100000000"]])
 def test_cli_bad_arguments_exit_2_with_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -97,7 +114,7 @@ def test_vanishing_selector_shares_follow_their_exact_rate():
     withdrawn "late revision" finding)."""
     from scipy.integrate import cumulative_simpson
     from scipy.special import logsumexp
-    s = MarkovSystem(L=20, count=100, seed=1)
+    s = MarkovSystem(length=20, count=100, seed=1)
 
     def miss(coords):
         r = gf.solve(system=s, t_max=300.0, coords=coords)

@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..._validate import check_int
 from ...criteria import Crosses
 from ...system import Size, System
 from . import population as pop_mod
@@ -62,9 +63,9 @@ class MarkovSystem(System):
     sizes_spec = (Size("S", 3, 2, "number of symbols"),
                   Size("n", 3, 2, "n-gram order (n - 1 parents)"),
                   Size("alpha", 0.1, 0, "Dirichlet concentration of each kernel row", kind="float"),
-                  Size("L", 100, 2, "context length"),
+                  Size("length", 100, 2, "context length L (inputs before the target; the authors' L)"),
                   Size("H", 3, 1, "layer-1 heads (each attends to H offsets)"),
-                  Size("D", 2, 1, "largest selector subset |R|"),
+                  Size("degree", 2, 1, "largest selector subset |R| (the authors' D)"),
                   Size("loss", "ce_softmax", 0, "ce_softmax (the authors' code) or nll (-log(y+eps))", LOSSES),
                   Size("eps", 1e-2, 0, "the nll loss's eps", kind="float"),
                   Size("population", "sample", 0, "sample (frozen sequences), exact (every sequence) "
@@ -77,20 +78,24 @@ class MarkovSystem(System):
                        "TwoLayerTransformer: content scores, value maps, LayerNorm; on its invariant space)",
                        MODELS))
     param_word = "parameter"
+    #: sizes renamed so that no option means two things across systems (paper's D, tokens' L)
+    renamed = {"L": "length", "D": "degree"}
     commands = {"mi": "gradflow.systems.markov.cli:mi_command"}
-    check_sizes = {"L": 10, "count": 12}
-    train_sizes = {"L": 10, "count": 12}
+    check_sizes = {"length": 10, "count": 12}
+    train_sizes = {"length": 10, "count": 12}
     order_level = 0.5
     stop_key, primary_key = "stages_done", "stages_done"
 
-    def __init__(self, S=3, n=3, alpha=0.1, L=100, H=3, D=2, loss="ce_softmax", eps=1e-2,
+    def __init__(self, S=3, n=3, alpha=0.1, length=100, H=3, degree=2, loss="ce_softmax", eps=1e-2,
                  population="sample", count=9000, seed=0, schedule="joint", model="simplified"):
-        sizes = self.validate_sizes(dict(S=S, n=n, alpha=alpha, L=L, H=H, D=D, loss=loss, eps=eps,
+        sizes = self.validate_sizes(dict(S=S, n=n, alpha=alpha, length=length, H=H, degree=degree, loss=loss, eps=eps,
                                          population=population, count=count, seed=seed, schedule=schedule,
                                          model=model))
-        if sizes["L"] < sizes["n"]:
-            raise ValueError(f"L must be an integer >= n = {sizes['n']}, got {sizes['L']}")
+        if sizes["length"] < sizes["n"]:
+            raise ValueError(f"length must be an integer >= n = {sizes['n']}, got {sizes['length']}")
         self._sizes = sizes
+        check_int("H", sizes["H"], 1, 6)
+        check_int("degree", sizes["degree"], 1, sizes["H"])
         self.full = sizes["model"] == "full"
         if self.full:
             if sizes["population"] == "stationary":
@@ -100,27 +105,27 @@ class MarkovSystem(System):
                 raise ValueError("schedule must be 'joint' for model='full' (the staged schedule is the "
                                  "simplified model's)")
             from .full import FullLayout
-            self.layout = FullLayout(sizes["H"], sizes["D"], sizes["S"])
+            self.layout = FullLayout(sizes["H"], sizes["degree"], sizes["S"])
             self.metric = self.layout.metric        # the weight flow is GD on the full weights
         else:
-            self.layout = Layout(sizes["H"], sizes["D"])          # checks H ≤ 6 and D ≤ H
+            self.layout = Layout(sizes["H"], sizes["degree"])          # checks H ≤ 6
         self.names = self.layout.names
         # ∂𝓛/∂c_R = c_R r_R: the losing coefficients shrink by hundreds of orders of magnitude and
         # are integrated as ln|c_R| (gradflow.flows), so their shares follow their exact rates
         self.log_params = self.layout.c_names
-        self.task = MarkovTask(S=sizes["S"], n=sizes["n"], alpha=sizes["alpha"], L=sizes["L"])
+        self.task = MarkovTask(S=sizes["S"], n=sizes["n"], alpha=sizes["alpha"], L=sizes["length"])
         self.loss_name, self.eps = sizes["loss"], sizes["eps"]
-        if sizes["population"] == "exact" and sizes["S"] ** (sizes["L"] + 1) > MAX_ENUMERATED:
-            raise ValueError(f"L must keep S^(L+1) <= {MAX_ENUMERATED} for population='exact'; "
-                             f"S^(L+1) = {sizes['S'] ** (sizes['L'] + 1)}")
+        if sizes["population"] == "exact" and sizes["S"] ** (sizes["length"] + 1) > MAX_ENUMERATED:
+            raise ValueError(f"length must keep S^(length+1) <= {MAX_ENUMERATED} for population='exact'; "
+                             f"S^(L+1) = {sizes['S'] ** (sizes['length'] + 1)}")
 
     def sizes(self) -> dict:
         return dict(self._sizes)
 
     def describe(self) -> str:
         s = self._sizes
-        return (f"S = {s['S']}, n = {s['n']}, alpha = {s['alpha']:g}, L = {s['L']}, H = {s['H']}, "
-                f"D = {s['D']}, {s['loss']}, {self._population_label()}, {s['schedule']}"
+        return (f"S = {s['S']}, n = {s['n']}, alpha = {s['alpha']:g}, L = {s['length']}, H = {s['H']}, "
+                f"D = {s['degree']}, {s['loss']}, {self._population_label()}, {s['schedule']}"
                 + (", full model" if self.full else ""))
 
     def _population_label(self) -> str:
@@ -129,7 +134,7 @@ class MarkovSystem(System):
         if s["population"] == "sample":
             return f"{s['count']} sequences"
         if s["population"] == "exact":
-            return f"exact population, L = {s['L']}"
+            return f"exact population, L = {s['length']}"
         return f"L → ∞, {s['count']} kernels"
 
     # -- the population ------------------------------------------------------------------
@@ -179,9 +184,9 @@ class MarkovSystem(System):
         s = self._sizes
         nR = self.layout.n_c
         if s["population"] == "sample":
-            return s["count"] * s["L"] * nR
+            return s["count"] * s["length"] * nR
         if s["population"] == "exact":
-            return s["S"] ** (s["L"] + 1) * s["L"] * nR
+            return s["S"] ** (s["length"] + 1) * s["length"] * nR
         K = pop_mod.window_back(s["n"], s["H"])
         return s["count"] * s["S"] ** (2 * K + 1) * nR
 
@@ -190,7 +195,7 @@ class MarkovSystem(System):
         tables (and, for a sample, the kernels it is drawn with), the pattern tables G_h and their
         gradients (H·P² each), and the time by :data:`PAIR_SECONDS` and :data:`TABLE_SECONDS`."""
         s = self._sizes
-        S, H, L = s["S"], s["H"], s["L"]
+        S, H, L = s["S"], s["H"], s["length"]
         P = float(sum(S ** m for m in range(H + 1))) * ((S + 1) if self.full else 1)   # (extended) patterns
         tables = 4 * H * P * P * 8 + 2 * H * P * S * 8
         if s["population"] == "sample":
