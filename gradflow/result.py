@@ -115,21 +115,51 @@ class Result:
         return float(self._loss[-1] if self._loss is not None
                      else self.system.loss(np.ascontiguousarray(self.theta[-1])))
 
-    def summary(self) -> str:
-        """A short human-readable summary."""
-        e, sys_ = self.emergence, self.system
-        lines = [f"{sys_.name}: {self.flow} flow, {sys_.describe()}, params {len(self.params)}: "
-                 f"{self.status} ({self.message})"]
-        losses = [c for c in sys_.criteria() if isinstance(c, LossBelow)]
-        events = [c for c in sys_.criteria() if isinstance(c, Crosses)]
-        notes = (["loss < " + ", < ".join(c.label or f"{c.level:g}" for c in losses)] if losses else []) \
-            + [f"{c.key}: {describe(c)}" for c in events]
-        lines.append("   ".join(f"{c.key} = {e[c.key]:.6g}" for c in losses + events)
-                     + "   (" + "; ".join(notes) + ")")
-        by = "time" if all(n in e for n in sys_.head) else f"t_p({sys_.order_level:g})"
-        lines.append(f"order (by {by}): " + " -> ".join(self.order))
-        for name in sys_.head:
+    # -- the shared vocabulary of events ------------------------------------------------------
+    #: every system's main event is reported under this name in :attr:`events`
+    MAIN = "emergence"
+
+    @property
+    def events(self) -> dict:
+        """Every event's time, one flat dict for every system: ``"emergence"`` (the system's main
+        event, :attr:`main_event`), each criterion by its key, and each threshold of a free
+        parameter as ``"t_<param>(<level>)"``. NaN: did not happen by the end."""
+        out = {self.MAIN: self.emergence.get(self.system.primary_key, float("nan"))}
+        out.update({k: v for k, v in self.emergence.items() if k != "t_p"})
+        for name, levels in self.emergence.get("t_p", {}).items():
             if name in self.params:
+                out.update({f"t_{name}({lev})": t for lev, t in levels.items()})
+        return out
+
+    @property
+    def main_event(self) -> str:
+        """The key of the system's main event (paper: t_ICL, tokens: T, markov: stages_done), what
+        ``events["emergence"]`` and status ``"emerged"`` refer to."""
+        return self.system.primary_key
+
+    @property
+    def order_by(self) -> str:
+        """What :attr:`order` sorts the head by, in words: the time each reaches ``order_level``
+        (for a head of parameters) or the time of each event (for a head of events)."""
+        sys_ = self.system
+        if all(n in self.emergence for n in sys_.head):
+            return "the time of each event"
+        return f"the time each reaches {sys_.order_level:g}, t_p({sys_.order_level:g})"
+
+    def summary(self) -> str:
+        """A short human-readable summary: what was solved, the main event and every other event
+        with what it means, the head's order and by what, the end point and the solver's work."""
+        e, sys_ = self.emergence, self.system
+        crits = {getattr(c, "key", None): c for c in sys_.criteria()}
+        lines = [f"{sys_.name}: {sys_.describe()}; {self.flow} flow, {len(self.params)} of {len(self.names)} "
+                 f"{sys_.param_word}s free: {self.status} ({self.message})",
+                 f"emergence = {self.events[self.MAIN]:.6g}   ({self.main_event}: {describe(crits[self.main_event])})"]
+        others = [c for c in sys_.criteria() if isinstance(c, (LossBelow, Crosses)) and c.key != self.main_event]
+        if others:
+            lines.append("events: " + "; ".join(f"{c.key} = {e[c.key]:.6g} ({describe(c)})" for c in others))
+        lines.append(f"order of the head (by {self.order_by}): " + (" -> ".join(self.order) or "none reached it"))
+        for name in sys_.head:
+            if name in self.params and name in e.get("t_p", {}):
                 lines.append("  " + "   ".join(f"t_{name}({lev}) = {tp:.6g}" for lev, tp in e["t_p"][name].items()))
         extra = sys_.final_report(self.theta[-1])
         if extra:

@@ -255,7 +255,8 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
                     status, message = "not_emerged", f"t_limit = {t_limit:g} came first (awaited: {describe(stop)})"
                     break
                 if solver.status == "finished" or (open_ended and t_stop is not None and solver.t >= t_stop):
-                    status, message = "done", (describe(stop) if open_ended else f"reached t_max = {t_max:g}")
+                    status, message = "done", (f"integrated to {margin:g} × the time at which: {describe(stop)}" if open_ended
+                                                   else f"integrated to t_max = {t_max:g}")
                     break
                 if len(ts) > STALL_STEPS and solver.t - ts[-STALL_STEPS] <= 1e-9 * abs(solver.t):
                     status, message = "failed", (f"step size collapsed at t = {solver.t:.6g} (t moved by less "

@@ -207,3 +207,20 @@ def test_coords_is_validated():
     from toys import Decay
     with pytest.raises(ValueError, match="coords must be one of auto, linear"):
         gf.solve(system=Decay(), t_max=1.0, coords="log")
+
+
+def test_every_system_reports_its_events_in_one_vocabulary():
+    """events["emergence"] is the main event under one name for every system; every criterion
+    and every threshold of a free parameter is there too; the summary says what each is."""
+    for r, main in ((gf.solve(6, params=("alpha3", "beta2", "gamma3")), "t_ICL"),
+                    (gf.solve(6, system="tokens"), "T"),
+                    (gf.solve(system="markov", count=30, length=12, t_max=200.0), "stages_done")):
+        assert r.main_event == main
+        ev = r.events
+        assert ev["emergence"] == r.emergence[main] or (np.isnan(ev["emergence"]) and np.isnan(r.emergence[main]))
+        assert all(c.key in ev for c in r.system.criteria() if not isinstance(c, gf.ParamReaches))
+        assert all(k.startswith("t_") and k[2:].split("(")[0] in r.params for k in ev
+                   if "(" in k)
+        text = r.summary()
+        assert f"emergence = {ev['emergence']:.6g}   ({main}: " in text and "order of the head (by " in text
+        assert len(repr(r).splitlines()) <= 4

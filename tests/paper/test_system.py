@@ -131,7 +131,7 @@ def test_cli_solves_the_paper_by_default(tmp_path, capsys):
     out = tmp_path / "p.npz"
     assert main(["solve", "--N", "6", "--params", "alpha3,beta2,gamma3", "--quiet", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("paper:") and "order (by t_p(0.5)): gamma3 -> beta2 -> alpha3" in text
+    assert text.startswith("paper:") and "order of the head (by the time each reaches 0.5, t_p(0.5)): gamma3 -> beta2 -> alpha3" in text
     back = gf.Result.load(out)
     assert back.system.name == "paper" and back.system.query == "last" and back.system.D == 14
     with pytest.raises(SystemExit) as exit_:

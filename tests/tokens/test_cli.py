@@ -27,13 +27,13 @@ def test_solve_prints_summary_and_saves(tmp_path):
     out, fig = tmp_path / "r.npz", tmp_path / "r.png"
     code, stdout = main("solve", "--system", "tokens", "--N", "6", "--quiet", "--out", str(out), "--plot", str(fig))
     assert code == 0
-    assert "order (by t_p(0.1)): gamma3 -> beta2 -> alpha3" in stdout
+    assert "order of the head (by the time each reaches 0.1, t_p(0.1)): gamma3 -> beta2 -> alpha3" in stdout
     assert gf.Result.load(out).task == gf.Task(6) and fig.stat().st_size > 0
 
 
 def test_solve_three_parameters():
     code, stdout = main("solve", "--system", "tokens", "--N", "5", "--params", "alpha3,beta2,gamma3", "--flow", "weights", "--quiet")
-    assert code == 0 and "params 3" in stdout
+    assert code == 0 and "3 of 19 pseudo-parameters free" in stdout
 
 
 def test_stationary_start_exits_1_with_a_message():

@@ -77,7 +77,7 @@ class TokensSystem(System):
                              f"gradient); the limit is {self.MAX_HOURS:g} h")
 
     def describe(self) -> str:
-        return f"task {self.task.as_dict()}"
+        return ", ".join(f"{k} = {v}" for k, v in self.task.as_dict().items())
 
     def loss(self, theta) -> float:
         return reduced.loss(theta, self.task)
