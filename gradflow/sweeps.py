@@ -475,18 +475,31 @@ def plot(store, path, y: str | None = None, x: str = "N"):
     if not groups:
         raise ValueError(f"nothing to plot: no finished run in {store} has both the input {x!r} and the "
                          f"emergence time {y!r} (y: an emergence key or a path like t_p/beta2/0.5)")
-    fig, (ax, sx) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for config, pts in sorted(groups.items()):
+    cls = systems.get(finished[0]["inputs"]["system"])
+    fig, (ax, sx) = plt.subplots(1, 2, figsize=(11, 4.6))
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
+    ends = []
+    for k, (config, pts) in enumerate(sorted(groups.items())):
         X, Y = np.array(pts, dtype=float).T
-        label = ", ".join(f"{k}={v}" for k, v in json.loads(config).items() if k != "system")
-        ax.loglog(X, Y, "o-", ms=3, label=label or config)
+        label = ", ".join(f"{a}={show(b)}" for a, b in json.loads(config).items() if a != "system")
+        ax.loglog(X, Y, "o-", ms=3, color=f"C{k}", label=label or "all runs")
+        ends.append((X[-1], Y[-1]))
         if len(X) > 1:
-            sx.semilogx(np.sqrt(X[1:] * X[:-1]), np.diff(np.log(Y)) / np.diff(np.log(X)), "o-", ms=3)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.legend(fontsize=6)
-    sx.set_xlabel(f"{x} (midpoint)")
+            sx.semilogx(np.sqrt(X[1:] * X[:-1]), np.diff(np.log(Y)) / np.diff(np.log(X)), "o-", ms=3, color=f"C{k}")
+    if cls.expected_slope is not None and x == "N":
+        slope, why = cls.expected_slope
+        X0, Y0 = max(ends)
+        xs = np.geomspace(min(p[0] for pts in groups.values() for p in pts), X0, 20)
+        ax.loglog(xs, Y0 * (xs / X0) ** slope, color="0.5", ls=":", lw=1.2, label=f"slope {slope:.3g} ({why})")
+        sx.axhline(slope, color="0.5", ls=":", lw=1.2, label=f"{slope:.3g}: {why}")
+        sx.legend(fontsize=8)
+    ax.set_xlabel(f"{x} (log scale)")
+    ax.set_ylabel(f"{y} (log scale)")
+    ax.legend(fontsize=8)
+    sx.set_xlabel(f"{x} (geometric midpoint, log scale)")
     sx.set_ylabel(f"local slope d ln {y} / d ln {x}")
+    fig.suptitle(f"{cls.name} system: {y} against {x}, {len(finished)} runs from {Path(store).name or store}",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -97,6 +97,8 @@ class System:
     commands: dict = {}
     #: what the parameters are called in messages ("pseudo-parameter", "weight", ...)
     param_word: str = "parameter"
+    #: the law a sweep plot draws as its reference: (slope of ln T against ln N, what says so), or None
+    expected_slope: tuple | None = None
     #: size arguments renamed: {old name: new name}; the old name is refused with a message that
     #: names the new one, and files saved with it still load
     renamed: dict = {}

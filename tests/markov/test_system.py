@@ -97,7 +97,8 @@ def test_mi_command_prints_every_candidate_and_the_argmax(capsys):
     assert len(out) == 1 + 6 and out[1].strip().startswith("R = {1}:") and out[1].endswith("argmax")
 
 
-@pytest.mark.parametrize("argv", [["--S", "1"], ["--alpha", "-1"], ["--K", "1"], ["--D", "4"], ["--kernels", "1"]])
+@pytest.mark.parametrize("argv", [["--S", "1"], ["--alpha", "-1"], ["--K", "1"], ["--degree", "4"], ["--kernels", "1"],
+                                  ["--D", "2"]])
 def test_mi_command_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["mi"] + argv)

@@ -38,6 +38,7 @@ class PaperSystem(System):
     name = "paper"
     names = NAMES
     head = HEAD
+    expected_slope = (2.0, "Theorem 2: T_β, T_α = Θ(N²)")
     sizes_spec = (Size("N", 64, 2, "number of item-label pairs"),
                   Size("query", "last", 0, "query index: last (Theorem 2) or uniform", QUERIES),
                   Size("D", None, 2, "embedding dimension of the full model (default 2N+2)"))

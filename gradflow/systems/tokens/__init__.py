@@ -33,6 +33,7 @@ class TokensSystem(System):
     name = "tokens"
     names = NAMES
     head = HEAD
+    expected_slope = (7 / 3, "T ~ N^{7/3} as N → ∞ (derivations/tokens)")
     sizes_spec = (Size("N", 64, 2, "number of item-label pairs"),
                   Size("K", None, 2, "number of items (default N)"),
                   Size("L", None, 2, "number of labels (default N+1)"))
