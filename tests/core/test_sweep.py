@@ -105,3 +105,22 @@ def test_plot_from_the_store(tmp_path):
         sw.sweep({"N": [4, 8, 16], "params": [P3]}, tmp_path, executor=pool, progress=False)
     path = sw.plot(tmp_path, tmp_path / "T.png", y="t_p/beta2/0.5")
     assert Path(path).stat().st_size > 10_000
+
+
+def test_a_plot_that_would_draw_nothing_is_an_error(tmp_path):
+    """An unknown --y, or a store of runs without the swept input: ValueError and no file; a
+    result with a single step (a stationary start) likewise."""
+    import gradflow as gf
+    with ThreadPoolExecutor(1) as pool:
+        sw.sweep({"N": [4, 8], "params": [P3]}, tmp_path, executor=pool, progress=False)
+    with pytest.raises(ValueError, match="nothing to plot"):
+        sw.plot(tmp_path, tmp_path / "a.png", y="t_p/nothing/0.5")
+    with pytest.raises(ValueError, match="nothing to plot"):
+        sw.plot(tmp_path, tmp_path / "b.png", x="K")
+    assert not list(tmp_path.glob("*.png"))
+    table = sw.table(tmp_path, y="t_p/beta2/0.5")
+    assert table.splitlines()[0] == "t_p/beta2/0.5 against N:" and len(table.splitlines()) == 4
+    r = gf.solve(6, system="tokens", L=6)                  # θ = 0 is stationary at L = N
+    assert r.status == "stationary"
+    with pytest.raises(ValueError, match="nothing to plot"):
+        r.plot(tmp_path / "c.png")
