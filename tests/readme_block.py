@@ -1,5 +1,5 @@
-"""One check for every rendered README block: the text between its markers equals what its
-renderer produces from the committed results (tools/readme_blocks.py renders them all)."""
+"""One check for every rendered block: the text between its markers equals what its renderer
+produces from the committed results, with links relative to its page (tools/readme_blocks.py)."""
 
 import sys
 from pathlib import Path
@@ -12,6 +12,5 @@ sys.path.pop(0)
 
 def assert_system_block_rendered(system: str) -> None:
     r = readme_blocks.renderer(system)
-    readme = (ROOT / "README.md").read_text()
-    block = readme[readme.index(r.START):readme.index(r.END) + len(r.END)]
-    assert block == r.render(), "run python tools/readme_blocks.py --write"
+    current, wanted, page = readme_blocks.current_and_wanted(r.START, r.END, r.render())
+    assert current == wanted, f"{page}: run python tools/readme_blocks.py --write"

@@ -39,7 +39,7 @@ def full_model_lines(results: Path) -> list:
         return []
     d = json.loads(path.read_text())
     rec = json.loads((results / "authors_full_record.json").read_text())
-    out = ["#### The authors' full model", "",
+    out = ["## The authors' full model", "",
            "Their `TwoLayerTransformer` (RPE/model.py), `solve(system=\"markov\", model=\"full\", flow=\"weights\")`: "
            "a full-tensor NumPy reference with backprop (finite differences to 1e-8), the relabelling symmetry's "
            "invariant space derived numerically, and the flow on it, exact through extended patterns "
@@ -91,7 +91,9 @@ def full_model_lines(results: Path) -> list:
                 "per solve):", "",
                 f"| at t = 10 (epoch 10⁴) | the authors | flow, {len(ap['seeds'])} fresh samples: mean ± sd (min … max) "
                 "| authors − mean, in sd | inside the range? |", "|---|---|---|---|---|"]
-        st = ap["stats_at_end"]
+        finals = {k: np.array([r["at"][end]["a"] if k == "a" else r["at"][end]["shares"][k]
+                               for r in ap["runs"].values()]) for k in ("12", "13", "23", "a")}
+        st = {k: {"mean": float(v.mean()), "sd": float(v.std(ddof=1))} for k, v in finals.items()}
         for k in ("12", "13", "23", "a"):
             want = rec["a"][e_end] if k == "a" else rec["shares"][e_end][k]
             label = "a" if k == "a" else f"share of {{{', '.join(k)}}}"

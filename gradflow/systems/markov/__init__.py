@@ -1,5 +1,5 @@
 """markov: the second seed paper's generalized induction head (Chen, Sheen, Wang, Yang 2024;
-../shared/SPEC-markov.md) solved as a gradient flow.
+specs/SPEC-markov.md) solved as a gradient flow.
 
 n-gram Markov chains with a fresh Dirichlet kernel per sequence (:mod:`.task`); the authors'
 simplified two-attention-layer model, whose live weights are the parameters (:mod:`.params`:

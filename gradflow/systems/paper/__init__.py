@@ -1,4 +1,4 @@
-"""paper: the seed paper's own setting (Musat et al. 2025, Theorem 2; ../shared/SPEC-paper.md).
+"""paper: the seed paper's own setting (Musat et al. 2025, Theorem 2; specs/SPEC-paper.md).
 
 A two-layer attention-only transformer with a disentangled residual stream on N item–label pairs
 and a query: orthonormal contents, positions with a complex structure M (item at p_i, its label at
