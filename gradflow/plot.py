@@ -20,7 +20,7 @@ def pretty(name: str) -> str:
 #: the loss curve of a system whose loss is expensive is drawn at this many log-spaced times (from
 #: the dense output) unless the loss at every step is already known; the events are located exactly
 #: whatever the curve's resolution
-LOSS_POINTS = 48
+LOSS_POINTS = 32
 #: one loss evaluation slower than this (seconds, measured on the last step) counts as expensive
 SLOW_LOSS = 2e-3
 

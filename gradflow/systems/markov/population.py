@@ -96,8 +96,25 @@ def frozen_sample(tokens, S: int, H: int, weights=None, label: str = "frozen sam
     qpat = _patterns_at(x, S, H, [L])[:, 0]
     rho = np.zeros((B, S))
     rho[np.arange(B), x[:, L]] = w
-    return Population(S, H, np.arange(B + 1) * L, x[:, :L].ravel().copy(), kpat, np.ones(B * L),
-                      np.arange(B), qpat, rho, label)
+    kstart, ktok, kpat, kw = _merge_keys(np.arange(B + 1) * L, x[:, :L].ravel(), kpat, S, H)
+    return Population(S, H, kstart, ktok, kpat, kw, np.arange(B), qpat, rho, label)
+
+
+def _merge_keys(kstart, ktok, kpat, S: int, H: int):
+    """Keys of a group that the model cannot tell apart (same token, same pattern at every head)
+    merged into one with their count as its weight: the softmax over keys is unchanged (exactly;
+    only the order of summation differs), and an evaluation visits fewer pairs (4.6× fewer at the
+    authors' setting, whose low-α chains repeat themselves)."""
+    P = n_patterns(S, H)
+    code = ktok.astype(np.int64)
+    for h in range(H):
+        code = code * P + kpat[:, h]
+    group = np.repeat(np.arange(len(kstart) - 1), np.diff(kstart))
+    span = int(code.max()) + 1 if len(code) else 1
+    unique, first, counts = np.unique(group * span + code, return_index=True, return_counts=True)
+    per_group = np.bincount(unique // span, minlength=len(kstart) - 1)
+    return (np.concatenate([[0], np.cumsum(per_group)]), ktok[first].copy(), kpat[first].copy(),
+            counts.astype(np.float64))
 
 
 def enumerated(task: MarkovTask, H: int) -> Population:
