@@ -116,7 +116,7 @@ def figure(d: dict) -> Path:
                        mfc="none", label=f"authors' SGD, R = {{{', '.join(R)}}}")
         ax[0].set_xlabel("t = lr × epochs (lr 1e-3)")
         ax[0].set_ylabel("selector share c_R² / Σ c²")
-        ax[0].set_title("Appendix B, full model: flow on 3 fresh samples (lines)\nvs the authors' run (circles)",
+        ax[0].set_title(f"Appendix B, full model: flow on {len(ap['seeds'])} fresh samples (lines)\nvs the authors' run (circles)",
                         fontsize=9)
         ax[0].legend(fontsize=7, ncol=2)
     if "versus" in d:

@@ -78,27 +78,37 @@ def check(system, *, eta: float = 0.02, t_end: float = 2.0, n_times: int = 4, re
     report = MarkovCheckReport(system.describe(), t, [], ode.theta_at(t), [])
     lay, tokens = system.layout, system.tokens
     S, D = system.task.S, lay.D
+    return _descend(report, lambda: ref.Weights.from_theta(lay, system.initial()),
+                    lambda w: ref.loss_and_grad(w, tokens, S, D, system.loss_name, system.eps)[1],
+                    lambda w: ref.live_gradient(lay, w),          # the live entries of w itself
+                    eta, every, n_times, refinements, progress)
+
+
+def _descend(report, start, gradient, coords, eta, every, n_times, refinements, progress, watch=None):
+    """GD at steps eta / 2**k from ``start()``, recording ``coords(w)`` every ``every·2**k`` steps
+    into ``report`` (and calling ``watch(w)`` there); the dead coefficients must not move."""
     for k in range(refinements):
         h = eta / 2 ** k
-        w = ref.Weights.from_theta(lay, system.initial())
+        w = start()
         dead0 = {R: v for R, v in w.c.items() if 0 in R}
         thetas = []
-        start = time.perf_counter()
+        begin = time.perf_counter()
         for step in range(every * 2 ** k * n_times + 1):
             if step % (every * 2 ** k) == 0:
-                thetas.append(ref.live_gradient(lay, w))          # the live entries of w itself
+                thetas.append(coords(w))
+                if watch is not None:
+                    watch(w)
                 if progress:
                     print(f"\r  eta = {h:g}: t = {step * h:g}", end="", file=sys.stderr, flush=True)
             if step == every * 2 ** k * n_times:
                 break
-            _, g = ref.loss_and_grad(w, tokens, S, D, system.loss_name, system.eps)
-            w = w.step(g, h)
+            w = w.step(gradient(w), h)
         if progress:
             print(file=sys.stderr)
         report.dead_moved = max(report.dead_moved, max(abs(w.c[R] - v) for R, v in dead0.items()))
         report.etas.append(h)
         report.theta_gd.append(np.array(thetas))
-        report.seconds.append(time.perf_counter() - start)
+        report.seconds.append(time.perf_counter() - begin)
     return report
 
 
@@ -113,26 +123,9 @@ def _check_full(system, eta, t, every, n_times, refinements, progress) -> Markov
     report = MarkovCheckReport(system.describe(), t, [], ode.theta_at(t), [], off_span=0.0)
     perms = F.permutations(system.task.S)
     orbit = np.concatenate([np.array(p)[system.tokens] for p in perms])
-    for k in range(refinements):
-        h = eta / 2 ** k
-        w = lay.weights(system.initial())
-        dead0 = {R: v for R, v in w.c.items() if 0 in R}
-        thetas = []
-        start = time.perf_counter()
-        for step in range(every * 2 ** k * n_times + 1):
-            if step % (every * 2 ** k) == 0:
-                thetas.append(lay.theta_of(w))
-                report.off_span = max(report.off_span, F.off_span(w))
-                if progress:
-                    print(f"\r  eta = {h:g}: t = {step * h:g}", end="", file=sys.stderr, flush=True)
-            if step == every * 2 ** k * n_times:
-                break
-            _, g = F.loss_and_grad(w, orbit, system.task.S, system.loss_name, system.eps)
-            w = w.step(g, h)
-        if progress:
-            print(file=sys.stderr)
-        report.dead_moved = max(report.dead_moved, max(abs(w.c[R] - v) for R, v in dead0.items()))
-        report.etas.append(h)
-        report.theta_gd.append(np.array(thetas))
-        report.seconds.append(time.perf_counter() - start)
-    return report
+
+    def watch(w):
+        report.off_span = max(report.off_span, F.off_span(w))
+    return _descend(report, lambda: lay.weights(system.initial()),
+                    lambda w: F.loss_and_grad(w, orbit, system.task.S, system.loss_name, system.eps)[1],
+                    lay.theta_of, eta, every, n_times, refinements, progress, watch)
