@@ -152,9 +152,10 @@ class Flow:
 
     @property
     def jac(self):
-        """The analytic Jacobian, or None when the system has no Hessian (or log coordinates are
-        in use: then the integrator differences the right-hand side itself)."""
-        return None if self.system.hessian is None or len(self.log) else self._jac
+        """The analytic Jacobian, or None when the system has no Hessian or it does not pay at
+        this size (``System.jacobian_pays``), or log coordinates are in use: then the integrator
+        differences the right-hand side itself."""
+        return None if not self.system.jacobian_pays() or len(self.log) else self._jac
 
     def _jac(self, t, y) -> np.ndarray:
         H = self.system.hessian(self.full(y), free=self.free)[np.ix_(self.idx, self.idx)]

@@ -25,7 +25,8 @@ How to add a system
    sorted indices of the parameters whose gradient entries will be used (a system may then leave
    the others out of the work and at 0).
 5. Optional: ``initial()`` (the default start, else 0), ``segments()`` (a staged schedule),
-   ``hessian(θ, free=None)`` (the flows' analytic Jacobian for implicit methods; ``free`` as
+   ``hessian(θ, free=None)`` (the flows' analytic Jacobian for implicit methods, where
+   ``jacobian_pays()``; ``free`` as
    for the gradient: only those rows and columns are used; without it the solver lets SciPy
    difference the right-hand side), ``metric()`` (the Gram matrix G of the
    parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
@@ -156,6 +157,13 @@ class System:
 
     hessian = None
     metric = None
+
+    def jacobian_pays(self) -> bool:
+        """Whether implicit methods should use :meth:`hessian` as the flow's Jacobian (True by
+        default when there is one). A system whose Hessian kernel costs more to compile than
+        the difference quotients it replaces cost to evaluate at its size returns False there:
+        the integrator then differences the right-hand side itself."""
+        return self.hessian is not None
     #: parameters integrated as ln|θ_i| on the θ-flow (see the module docstring, item 5)
     log_params: tuple = ()
     loss_and_rates = None

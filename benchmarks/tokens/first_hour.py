@@ -184,7 +184,7 @@ def markdown(d) -> str:
               f"θ(2T) ({e['ratio']:.2f}×).", ""]
     if "paper_hot" in d:
         ph = d["paper_hot"]
-        lines += [f"(f) the default `solve(N=64)` (paper, 19 parameters, LSODA with the generated gradient and Hessian) hot: "
+        lines += [f"(f) the default `solve(N=64)` (paper, 19 parameters, LSODA with the generated gradient; its Jacobians by differences below N = 4096) hot: "
                   f"{1e3 * ph['seconds']:.1f} ms (median of 5), nfev {ph['nfev']}, njev {ph['njev']}; t_ICL error against "
                   f"rtol 1e-12: {ph['t_ICL_error']:.1e}.", ""]
     return "\n".join(lines)
