@@ -193,7 +193,10 @@ class MarkovSystem(System):
     def cost(self) -> tuple:
         """(bytes, seconds) of one evaluation, estimated from the sizes alone: the population's
         tables (and, for a sample, the kernels it is drawn with), the pattern tables G_h and their
-        gradients (H·P² each), and the time by :data:`PAIR_SECONDS` and :data:`TABLE_SECONDS`."""
+        gradients (H·P² each), and the time by :data:`PAIR_SECONDS` and :data:`TABLE_SECONDS`. An
+        upper bound: the keys a sequence holds twice are merged, which the sizes cannot tell
+        (measured 1.6–15× fewer pairs, an evaluation 3–15× below the estimate:
+        benchmarks/results/markov/cost.md)."""
         s = self._sizes
         S, H, L = s["S"], s["H"], s["length"]
         P = float(sum(S ** m for m in range(H + 1))) * ((S + 1) if self.full else 1)   # (extended) patterns
