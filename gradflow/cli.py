@@ -273,7 +273,7 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     """The parser with the size options of ``system``; the solver's defaults come from
     :func:`gradflow.solve` itself."""
     import inspect
-    from .solver import METHODS, solve
+    from .solver import solve
     defaults = {k: v.default for k, v in inspect.signature(solve).parameters.items()}
     cls = systems.get(system)
     extra = system_commands()

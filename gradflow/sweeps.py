@@ -200,8 +200,8 @@ def load(store):
         for k, v in (row.get("emergence") or {}).items():
             if k == "t_p":
                 for name, levels in v.items():
-                    for lev, time in levels.items():
-                        flat[f"t_{name}({lev})"] = float("nan") if time is None else time
+                    for lev, when in levels.items():
+                        flat[f"t_{name}({lev})"] = float("nan") if when is None else when
             else:
                 flat[k] = float("nan") if v is None else v
         flat.update(order=" -> ".join(row.get("order") or []), final_loss=row.get("final_loss"),

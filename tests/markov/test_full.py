@@ -8,8 +8,6 @@ import pytest
 import gradflow as gf
 from gradflow.systems.markov import MarkovSystem
 from gradflow.systems.markov import full as F
-from gradflow.systems.markov import full_reduced as FR
-from gradflow.systems.markov import population as P
 from gradflow.systems.markov.task import MarkovTask
 
 
