@@ -278,8 +278,9 @@ def build_parser(system: str = systems.DEFAULT_SYSTEM):
     cls = systems.get(system)
     extra = system_commands()
     p = _Parser(prog="python -m gradflow", description=__doc__.splitlines()[0],
-                epilog="system commands: " + ", ".join(f"{c} ({n}; python -m gradflow {c} --help)"
-                                                       for c, (n, _) in extra.items()) if extra else None)
+                epilog="also: bench (the performance benchmarks, recorded with the machine; python -m gradflow "
+                       "bench --help)" + ("; system commands: " + ", ".join(
+                           f"{c} ({n}; python -m gradflow {c} --help)" for c, (n, _) in extra.items()) if extra else ""))
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("solve", help="solve the gradient flow and report emergence", formatter_class=_Help)
     _add_system_args(s, cls)
@@ -355,6 +356,9 @@ def system_commands() -> dict:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "bench":
+        from .bench import main as bench_main
+        return bench_main(argv[1:])
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         extra = system_commands()
         if argv[0] in extra:

@@ -287,3 +287,17 @@ def test_sweep_workers_leave_ctrl_c_to_the_parent():
             "print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN, os.environ['GRADFLOW_THREADS'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["True", "1"], out.stderr
+
+
+def test_bench_records_its_numbers_with_the_machine(tmp_path):
+    """python -m gradflow bench: a bad part is refused before any work (one line, exit 2); a part
+    writes bench.json (with the machine description) and bench.md. Its timings are not asserted:
+    speed lives in benchmarks/results/, not in the test suite."""
+    bad = subprocess.run(CLI + ["bench", "--only", "warp"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--only must be one of" in bad.stderr
+    run = subprocess.run(CLI + ["bench", "--only", "hot", "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert {"cpu", "cores", "numba", "date"} <= set(data["machine"]) and data["hot"]["solve_N64_seconds"] > 0
+    assert "solve(N=64)" in (tmp_path / "bench.md").read_text()
