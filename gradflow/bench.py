@@ -70,15 +70,21 @@ def cold() -> dict:
     return out
 
 
+def median_seconds(call, repeats: int = 5) -> float:
+    """Median wall time of ``call()`` over ``repeats`` runs, after one untimed run (compiling or
+    loading what it needs)."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def hot() -> dict:
     from .solver import solve
-    solve(64)
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        solve(64)
-        times.append(time.perf_counter() - start)
-    return {"solve_N64_seconds": statistics.median(times)}
+    return {"solve_N64_seconds": median_seconds(lambda: solve(64))}
 
 
 def jacobian(N: int = 4096) -> dict:
@@ -111,14 +117,9 @@ def markov() -> dict:
     default = time.perf_counter() - start
     s = get("markov")(count=9000, seed=1)
     theta = s.initial()
-    s.loss_and_grad(theta)
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        s.loss_and_grad(theta)
-        times.append(time.perf_counter() - start)
     return {"default_solve_seconds": default, "default_solve_status": r.status, "nfev": r.stats["nfev"],
-            "evaluation_seconds_9000x100": statistics.median(times), "pairs": s.population.size}
+            "evaluation_seconds_9000x100": median_seconds(lambda: s.loss_and_grad(theta)),
+            "pairs": s.population.size}
 
 
 def markdown(data: dict) -> str:

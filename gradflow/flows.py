@@ -94,11 +94,15 @@ class Flow:
         y[self.log] = self.log_abs0[self.idx[self.log]]
         return y
 
+    def _from_log(self, y) -> np.ndarray:
+        """θ_i = sign_i · e^{u_i} of the log coordinates in ``y`` (u capped at LOG_MAX)."""
+        return self.sign[self.idx[self.log]] * np.exp(np.minimum(np.asarray(y)[self.log], LOG_MAX))
+
     def full(self, y) -> np.ndarray:
         """The full parameter vector with the free entries set from ``y``."""
         theta = self.theta0.copy()
         v = np.array(y, dtype=np.float64, copy=True)
-        v[self.log] = self.sign[self.idx[self.log]] * np.exp(np.minimum(v[self.log], LOG_MAX))
+        v[self.log] = self._from_log(y)
         theta[self.idx] = v
         return theta
 
@@ -145,7 +149,7 @@ class Flow:
     def velocity(self, y, dy=None) -> np.ndarray:
         """dθ/dt of the full vector at ``y`` (from dy/dt ``dy`` when it is already known)."""
         dy = self.rhs(0.0, y) if dy is None else np.array(dy, dtype=np.float64, copy=True)
-        dy[self.log] *= self.sign[self.idx[self.log]] * np.exp(np.minimum(np.asarray(y)[self.log], LOG_MAX))
+        dy[self.log] *= self._from_log(y)
         out = np.zeros(len(self.theta0))
         out[self.idx] = dy
         return out

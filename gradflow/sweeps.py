@@ -421,6 +421,14 @@ def _value(row: dict, path: str):
     return x
 
 
+def _finished(store, y: str | None):
+    """(the store's finished rows, ``y`` or the first one's system's main event)."""
+    finished = [r for r in rows(store) if r["status"] in ("emerged", "t_max")]
+    if finished and y is None:
+        y = systems.get(finished[0]["inputs"]["system"]).primary_key
+    return finished, y
+
+
 def _series(finished: list, y: str, x: str) -> dict:
     """{configuration (JSON of every input but x): [(x, y), ...]} over rows with both, y finite."""
     groups = {}
@@ -435,10 +443,9 @@ def _series(finished: list, y: str, x: str) -> dict:
 def table(store, y: str | None = None, x: str = "N") -> str:
     """The quantity ``y`` (default: the first run's system's primary event) against the swept
     input ``x``, one column per configuration (every other input), as text."""
-    finished = [r for r in rows(store) if r["status"] in ("emerged", "t_max")]
+    finished, y = _finished(store, y)
     if not finished:
         return "no finished runs"
-    y = y or systems.get(finished[0]["inputs"]["system"]).primary_key
     groups = _series(finished, y, x)
     if not groups:
         return f"no finished run has both {x!r} and {y!r}"
@@ -467,10 +474,9 @@ def plot(store, path, y: str | None = None, x: str = "N"):
     import numpy as np
     from .result import check_output_path
     path = check_output_path(path, figure=True)
-    finished = [r for r in rows(store) if r["status"] in ("emerged", "t_max")]
+    finished, y = _finished(store, y)
     if not finished:
         raise ValueError(f"no finished runs in {store} to plot")
-    y = y or systems.get(finished[0]["inputs"]["system"]).primary_key
     groups = _series(finished, y, x)
     if not groups:
         raise ValueError(f"nothing to plot: no finished run in {store} has both the input {x!r} and the "

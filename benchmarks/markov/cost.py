@@ -12,9 +12,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from gradflow import _threads
+from gradflow.bench import median_seconds
 from gradflow.systems.markov import MarkovSystem
 
 OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "markov"
@@ -28,14 +28,9 @@ def measure(sizes: dict) -> dict:
     pop = s.population
     build = time.perf_counter() - start
     theta = s.initial()
-    s.loss_and_grad(theta)
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        s.loss_and_grad(theta)
-        times.append(time.perf_counter() - start)
+    seconds = median_seconds(lambda: s.loss_and_grad(theta))
     keys = sizes["count"] * sizes["length"]
-    return {"sizes": sizes, "seconds": float(np.median(times)), "build_seconds": build, "pairs": pop.size,
+    return {"sizes": sizes, "seconds": seconds, "build_seconds": build, "pairs": pop.size,
             "pairs_before_merging": keys, "estimate_seconds": s.cost()[1]}
 
 

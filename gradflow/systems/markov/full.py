@@ -42,7 +42,8 @@ import numpy as np
 
 from ..._validate import check_int
 from .params import Layout
-from .reference import all_subsets, check_loss, extended_inputs, layer2, layer2_backward
+from .reference import (_row_softmax, _row_softmax_backward, all_subsets, check_loss, extended_inputs, layer2,
+                        layer2_backward)
 
 #: LayerNorm's ε (torch.nn.LayerNorm's default, which the authors use)
 LN_EPS = 1e-5
@@ -107,23 +108,35 @@ def position_logits(band: np.ndarray, L: int) -> np.ndarray:
     return M
 
 
+def layer_norm(Z: np.ndarray):
+    """LayerNorm over the last axis before its gain and bias: (n̂, sd), n̂ = (Z − mean)/sd,
+    sd = sqrt(var + LN_EPS)."""
+    mu = Z.mean(axis=-1, keepdims=True)
+    sd = np.sqrt(((Z - mu) ** 2).mean(axis=-1, keepdims=True) + LN_EPS)
+    return (Z - mu) / sd, sd
+
+
+def layer_norm_backward(g_n: np.ndarray, nhat: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """∂/∂Z from ∂/∂n̂ (:func:`layer_norm`)."""
+    return (g_n - g_n.mean(axis=-1, keepdims=True) - nhat * (g_n * nhat).mean(axis=-1, keepdims=True)) / sd
+
+
+def content_gradients(g_M: np.ndarray, w: FullWeights, h: int):
+    """(∂/∂Q_h, ∂/∂K_h) from ∂/∂(Q_h K_hᵀ)."""
+    return g_M @ w.K[h], g_M.T @ w.Q[h]
+
+
 def _layer1(w: FullWeights, X: np.ndarray, pos: np.ndarray):
     """Each head's output after the LayerNorm, (H, B, L+1, S), and what the backward pass needs."""
     H = w.band.shape[0]
     Ps, XOs, nhat, sd = [], [], [], []
     for h in range(H):
-        logits = np.einsum("bis,st,bjt->bij", X, w.Q[h] @ w.K[h].T, X) + pos[h]
-        top = logits.max(axis=-1, keepdims=True)
-        e = np.exp(logits - top)
-        P = e / e.sum(axis=-1, keepdims=True)
+        P = _row_softmax(np.einsum("bis,st,bjt->bij", X, w.Q[h] @ w.K[h].T, X) + pos[h])
         XO = X @ w.O[h]
-        Zh = P @ XO
-        mu = Zh.mean(axis=-1, keepdims=True)
-        var = ((Zh - mu) ** 2).mean(axis=-1, keepdims=True)
-        s = np.sqrt(var + LN_EPS)
+        n, s = layer_norm(P @ XO)
         Ps.append(P)
         XOs.append(XO)
-        nhat.append((Zh - mu) / s)
+        nhat.append(n)
         sd.append(s)
     nhat = np.array(nhat)
     return w.gamma * nhat + w.beta, dict(P=Ps, XO=XOs, nhat=nhat, sd=sd)
@@ -144,18 +157,13 @@ def _chunk_grad(w: FullWeights, tokens, S, loss, eps, wts, pos, want_grad, rates
     g_beta = g_V.sum(axis=(0, 1, 2))
     g_band, g_Q, g_K, g_O = np.zeros_like(w.band), np.zeros_like(w.Q), np.zeros_like(w.K), np.zeros_like(w.O)
     for h in range(H):
-        n, s, P, XO = c1["nhat"][h], c1["sd"][h], c1["P"][h], c1["XO"][h]
-        g_n = g_V[h] * w.gamma
-        g_Z = (g_n - g_n.mean(axis=-1, keepdims=True) - n * (g_n * n).mean(axis=-1, keepdims=True)) / s
-        g_P = g_Z @ np.swapaxes(XO, 1, 2)
+        P, XO = c1["P"][h], c1["XO"][h]
+        g_Z = layer_norm_backward(g_V[h] * w.gamma, c1["nhat"][h], c1["sd"][h])
         g_O[h] = np.einsum("bjs,bjt->st", X, np.swapaxes(P, 1, 2) @ g_Z)     # Z = P X O
-        g_logits = P * (g_P - np.sum(P * g_P, axis=-1, keepdims=True))
+        g_logits = _row_softmax_backward(P, g_Z @ np.swapaxes(XO, 1, 2))
         for j in range(H):
-            k = h + 1 + j
-            g_band[h, j] = np.trace(g_logits, offset=-k, axis1=1, axis2=2).sum()
-        g_M = np.einsum("bis,bij,bjt->st", X, g_logits, X)
-        g_Q[h] = g_M @ w.K[h]
-        g_K[h] = g_M.T @ w.Q[h]
+            g_band[h, j] = np.trace(g_logits, offset=-(h + 1 + j), axis1=1, axis2=2).sum()
+        g_Q[h], g_K[h] = content_gradients(np.einsum("bis,bij,bjt->st", X, g_logits, X), w, h)
     return value, FullWeights(g_band, g_Q, g_K, g_O, g_gamma, g_beta, g_c, g_a)
 
 
@@ -318,29 +326,25 @@ class FullLayout(Layout):
         coef.update({R: float(v) for R, v in zip(simple.subsets, c_live)})
         return FullWeights(band, mats["Q"], mats["K"], mats["O"], np.full(S, g), np.full(S, b), coef, a)
 
-    def pull_back(self, g: FullWeights) -> np.ndarray:
-        """∂𝓛/∂θ from the gradient in the full weights (the chain rule through :meth:`weights`)."""
-        simple, S, H = self.simple, self.S, self.H
-        eye = np.eye(S, dtype=bool)
-        out = list(g.band.ravel()) + [g.c[R] for R in simple.subsets]
+    def _reduce(self, w: FullWeights, reduce) -> np.ndarray:
+        """θ order: band, live c, ``reduce`` of each matrix's diagonal and off-diagonal entries
+        per head, ``reduce`` of γ and of β, a."""
+        eye = np.eye(self.S, dtype=bool)
+        out = list(w.band.ravel()) + [w.c[R] for R in self.simple.subsets]
         for m in MATRICES:
-            for h in range(H):
-                G = getattr(g, m)[h]
-                out += [G[eye].sum(), G[~eye].sum()]
-        out += [g.gamma.sum(), g.beta.sum(), g.a]
+            for M in getattr(w, m):
+                out += [reduce(M[eye]), reduce(M[~eye])]
+        out += [reduce(w.gamma), reduce(w.beta), w.a]
         return np.array(out)
+
+    def pull_back(self, g: FullWeights) -> np.ndarray:
+        """∂𝓛/∂θ from the gradient in the full weights (the chain rule through :meth:`weights`:
+        each coordinate sums the entries it sets)."""
+        return self._reduce(g, np.sum)
 
     def theta_of(self, w: FullWeights) -> np.ndarray:
         """θ of invariant weights ``w`` (the means of the diagonal and off-diagonal entries)."""
-        simple, S, H = self.simple, self.S, self.H
-        eye = np.eye(S, dtype=bool)
-        out = list(w.band.ravel()) + [w.c[R] for R in simple.subsets]
-        for m in MATRICES:
-            for h in range(H):
-                M = getattr(w, m)[h]
-                out += [M[eye].mean(), M[~eye].mean()]
-        out += [w.gamma.mean(), w.beta.mean(), w.a]
-        return np.array(out)
+        return self._reduce(w, np.mean)
 
     def initial(self, **kw) -> np.ndarray:
         """θ of the authors' initialisation (:func:`initial_weights`; keywords override it)."""

@@ -17,10 +17,11 @@ import dataclasses
 
 import numpy as np
 
-from .full import LN_EPS, MATRICES, SELF_LOGIT, FullLayout, FullWeights
+from .full import (MATRICES, SELF_LOGIT, FullLayout, FullWeights, content_gradients, layer_norm,
+                   layer_norm_backward)
 from .population import Population, n_patterns, pattern_tokens
 from .reduced import LOSS_CODES, _run_pairs
-from .reference import check_loss
+from .reference import _row_softmax, _row_softmax_backward, check_loss
 
 
 def extend(pop: Population) -> Population:
@@ -59,14 +60,9 @@ def features(w: FullWeights, S: int, H: int):
     for h in range(H):
         pos = np.concatenate([[SELF_LOGIT], w.band[h]])
         logits = np.einsum("es,st,ekt->ek", Xo, w.Q[h] @ w.K[h].T, Xk) + pos
-        logits = np.where(ok, logits, -np.inf)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
+        p = _row_softmax(np.where(ok, logits, -np.inf))
         mix = np.einsum("ek,eks->es", p, Xk)
-        Z = mix @ w.O[h]
-        mu = Z.mean(axis=1, keepdims=True)
-        sd = np.sqrt(((Z - mu) ** 2).mean(axis=1, keepdims=True) + LN_EPS)
-        nhat = (Z - mu) / sd
+        nhat, sd = layer_norm(mix @ w.O[h])
         out.append(w.gamma * nhat + w.beta)
         cache.append((p, mix, nhat, sd))
     return np.array(out), (Xo, Xk, cache)
@@ -83,16 +79,11 @@ def features_backward(g_U: np.ndarray, w: FullWeights, cache):
         gV = g_U[h]
         g["gamma"] += np.sum(gV * nhat, axis=0)
         g["beta"] += gV.sum(axis=0)
-        gn = gV * w.gamma
-        gZ = (gn - gn.mean(axis=1, keepdims=True) - nhat * (gn * nhat).mean(axis=1, keepdims=True)) / sd
+        gZ = layer_norm_backward(gV * w.gamma, nhat, sd)
         g["O"][h] = mix.T @ gZ
-        g_mix = gZ @ w.O[h].T
-        g_p = np.einsum("es,eks->ek", g_mix, Xk)
-        g_logits = p * (g_p - np.sum(p * g_p, axis=1, keepdims=True))
+        g_logits = _row_softmax_backward(p, np.einsum("es,eks->ek", gZ @ w.O[h].T, Xk))
         g["band"][h] = g_logits[:, 1:].sum(axis=0)
-        g_M = np.einsum("es,ek,ekt->st", Xo, g_logits, Xk)
-        g["Q"][h] = g_M @ w.K[h]
-        g["K"][h] = g_M.T @ w.Q[h]
+        g["Q"][h], g["K"][h] = content_gradients(np.einsum("es,ek,ekt->st", Xo, g_logits, Xk), w, h)
     return g
 
 

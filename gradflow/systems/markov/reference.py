@@ -87,6 +87,11 @@ def _row_softmax(M):
     return np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)      # no admissible key -> 0
 
 
+def _row_softmax_backward(p, g_p):
+    """∂/∂logits from ∂/∂p for p = :func:`_row_softmax` (rows over the last axis)."""
+    return p * (g_p - np.sum(p * g_p, axis=-1, keepdims=True))
+
+
 def forward(w: Weights, tokens, S: int, D: int, loss: str = "ce_softmax", eps: float = 1e-2,
             weights=None, keep: bool = False):
     """Loss of sequences ``tokens`` (B, L+1): inputs x_1..x_L and target x_{L+1}, weighted by
@@ -190,7 +195,7 @@ def backward(w: Weights, cache: dict) -> Weights:
     safe = np.where(nrm > 0, nrm, 1.0)
     g_V = g_U / d - np.sum(g_U * V, axis=-1, keepdims=True) * V / (safe * d ** 2) * (nrm > 0)
     g_A = np.einsum("hbis,bjs->hij", g_V, X)
-    g_M = A * (g_A - np.sum(A * g_A, axis=-1, keepdims=True))
+    g_M = _row_softmax_backward(A, g_A)
     g_band = np.zeros_like(w.band)
     for h in range(H):
         for j in range(H):
