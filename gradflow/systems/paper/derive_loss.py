@@ -10,7 +10,7 @@
 The loss of the canonical sequence with query q is (derivations/paper/README.md §3; indices 1-based,
 [·] the indicator, eq = [j = q], after = [j > q])
 
-    loss_q = ½ (1 + Σ_{k=1}^{N} σ_k),   σ_k = X_k² + Y_k² − 2 Y_k [k = q],
+    loss_q = ½ Σ_{k=1}^{N} σ_k,   σ_k = X_k² + (Y_k − [k = q])²,
 
 where X_k, Y_k (the read-out's coefficients on x_k and y_k) involve the layer-2 weights
 A = E/Z with E(x_j) = e^{s_x(j) − top}, E(y_j) = e^{s_y(j) − top}, Z = Σ_{j=1}^{N} ζ_j,
@@ -105,12 +105,14 @@ SX, SY = sp.symbols("sx sy", real=True)
 
 def summands():
     """Per key j: ζ_j (joins Z), f_j (joins F after key j's read-out is taken), and the read-out's
-    coefficients X_j, Y_j on x_j and y_j with the square error σ_j = X_j² + Y_j² − 2Y_j·eq, as
-    functions of the scores sx, sy (E = e^{s − top})."""
+    coefficients X_j, Y_j on x_j and y_j with the square error σ_j = X_j² + (Y_j − eq)², as
+    functions of the scores sx, sy (E = e^{s − top}). A sum of squares: the loss is summed
+    without cancellation, so its relative error stays at rounding as it falls towards 0 (the
+    earlier form ½(1 + Σ(X² + Y² − 2Y·eq)) left an absolute error of about 1e-16 per key)."""
     ex, ey = E(SX - top), E(SY - top)
     X = g1 * eq + g2 * (inv + rm1 * eq) + g3 * ex / Z + g4 * (F / Z + a * ey / Z)
     Y = g2 * inv + g3 * ey / Z + g4 * F / Z
-    return {"zeta": ex + ey, "f": ex * c + ey * b, "X": X, "Y": Y, "sigma": X ** 2 + Y ** 2 - 2 * Y * eq}
+    return {"zeta": ex + ey, "f": ex * c + ey * b, "X": X, "Y": Y, "sigma": X ** 2 + (Y - eq) ** 2}
 
 
 def primitives():
@@ -244,8 +246,102 @@ def gradient_source() -> str:
     L += reverse(s["f"], prims, None, "grad", {SX: "sxb", SY: "syb"}, "f", 12, weight="fbar", substitute=stored)
     L += reverse(s["zeta"], prims, None, "grad", {SX: "sxb", SY: "syb"}, "z", 12, weight="Zbar", substitute=stored)
     L += [f"            axpy(grad, sxb, dsx, {m})", f"            axpy(grad, syb, dsy, {m})"]
-    L += ["        total += 0.5 * (1.0 + part)", "    w = 1.0 / queries.shape[0]", "    grad *= 0.5 * w",
+    L += ["        total += 0.5 * part", "    w = 1.0 / queries.shape[0]", "    grad *= 0.5 * w",
           "    return total * w"]
+    L[head:head] = _unpack(L[head:], 4)
+    return "\n".join(L)
+
+
+#: a quadrature node's weight (a symbol: it multiplies σ and ζ, and has no derivative)
+WQ = sp.Symbol("wq", positive=True)
+
+
+def quadrature_source() -> str:
+    """``loss19q_jac(phi, N, q, nodes, weights, pstart, S, grad)``: 𝓛 and ∇𝓛 for one query q with
+    the sums over keys replaced by a rule (:mod:`gradflow.systems.paper.quadrature`): the keys are
+    ``nodes`` (integers, ascending) in panels ``pstart``; Σ_k σ_k ≈ Σ_i w_i σ(x_i), Z ≈ Σ_i w_i ζ_i
+    and F at node i (the keys after it) ≈ F_after(panel) + Σ_l S[i, l] f_l over the panel's nodes
+    l, F_after the weighted f of the panels after it. A panel of one node with w = 1 and S = 0 is
+    the exact sum's key: with every panel so the kernel is :func:`gradient_source`'s for one query.
+    Reverse mode as there: f̄_l = w_l Σ(F̄ of earlier panels) + Σ_i F̄_i S[i, l], ζ̄_l = w_l Z̄."""
+    s = summands()
+    prims = primitives()
+    n, m = len(PHI), dense_support()
+    stored = {E(SX - top): EX, E(SY - top): EY}
+    L = ["", "", "@njit(cache=True, nogil=True)", "def loss19q_jac(phi, N, q, nodes, weights, pstart, S, grad):",
+         '    """𝓛 for query q and ∇𝓛 into grad, the key sums by the rule (nodes, weights, pstart, S)."""']
+    head = len(L)
+    L += _layer1_preamble() + ["    grad[:] = 0.0"]
+    L += _layer1_derivatives(inv, "jac", 4) + _layer1_derivatives(rm1, "jac", 4)
+    L += [f"    dsx = np.zeros({n})", f"    dsy = np.zeros({n})", "    n = nodes.shape[0]",
+          "    npanel = pstart.shape[0] - 1", "    exs = np.empty(n)", "    eys = np.empty(n)", "    fv = np.empty(n)",
+          "    sxbar = np.empty(n)", "    sybar = np.empty(n)", "    Fbar = np.empty(n)", "    top = -math.inf",
+          "    for i in range(n):", "        j = nodes[i]", KEY_VAL.replace("            ", "        ", 1),
+          "        top = max(top, sx, sy)", "    Z = 0.0", "    for i in range(n):", "        j = nodes[i]",
+          KEY_VAL.replace("            ", "        ", 1), "        exs[i] = math.exp(sx - top)",
+          "        eys[i] = math.exp(sy - top)", "        Z += weights[i] * (exs[i] + eys[i])",
+          "    Fafter = 0.0", "    part = 0.0", "    Zbar = 0.0", "    for p in range(npanel - 1, -1, -1):",
+          "        s0 = pstart[p]", "        s1 = pstart[p + 1]", "        for i in range(s0, s1):",
+          "            j = nodes[i]", KEY_VAL, "            ex = exs[i]", "            ey = eys[i]",
+          f"            fv[i] = {code(s['f'].subs(stored))}", "        for i in range(s0, s1):",
+          "            j = nodes[i]", KEY_VAL,
+          "            ex = exs[i]", "            ey = eys[i]", "            wq = weights[i]", "            F = Fafter",
+          "            for l in range(s0, s1):", "                F += S[i, l - s0] * fv[l]"]
+    L += _layer1_derivatives(a, "jac", 12)
+    L += ["            sxbar[i] = 0.0", "            sybar[i] = 0.0", "            Fbar[i] = 0.0"]
+    L += reverse(WQ * s["sigma"], prims, "part", "grad", {SX: "sxbar[i]", SY: "sybar[i]", Z: "Zbar", F: "Fbar[i]"},
+                 "r", 12, substitute=stored)
+    L += ["        for l in range(s0, s1):", "            Fafter += weights[l] * fv[l]",
+          "    run = 0.0", "    for p in range(npanel):", "        s0 = pstart[p]", "        s1 = pstart[p + 1]",
+          "        for i in range(s0, s1):", "            j = nodes[i]",
+          f"            {', '.join(KEY_OUTPUTS['jac'])} = _key_jac(j, q, phi, inv, rm1, e3, e0, dsx, dsy)",
+          "            ex = exs[i]", "            ey = eys[i]", "            fbar = weights[i] * run",
+          "            for l in range(s0, s1):", "                fbar += Fbar[l] * S[l, i - s0]",
+          "            zbar = weights[i] * Zbar", "            sxb = sxbar[i]", "            syb = sybar[i]"]
+    L += reverse(s["f"], prims, None, "grad", {SX: "sxb", SY: "syb"}, "f", 12, weight="fbar", substitute=stored)
+    L += reverse(s["zeta"], prims, None, "grad", {SX: "sxb", SY: "syb"}, "z", 12, weight="zbar", substitute=stored)
+    L += [f"            axpy(grad, sxb, dsx, {m})", f"            axpy(grad, syb, dsy, {m})",
+          "        for i in range(s0, s1):", "            run += Fbar[i]",
+          "    grad *= 0.5", "    return 0.5 * part"]
+    L[head:head] = _unpack(L[head:], 4)
+    return "\n".join(L)
+
+
+def quadrature_hessian_source() -> str:
+    """``loss19q_hess(phi, N, q, nodes, weights, pstart, S, grad, hess)``: 𝓛, ∇𝓛 and ∇²𝓛 with the
+    key sums by the rule (as :func:`quadrature_source`), by forward mode as :func:`kernel_source`:
+    each panel's f_l with their derivatives first, then F at node i = F_after + Σ_l S[i, l] f_l
+    (value and derivatives), σ_i weighted by w_i, then the panel's weighted f joins F_after."""
+    s = summands()
+    prims = primitives()
+    n, m = len(PHI), dense_support()
+    key = "            eq, after, c, a, b, sx, sy, da, dda, db, ddb = _key_hess(j, q, phi, inv, rm1, e3, e0, dsx, dsy, ddsx, ddsy)"
+    L = ["", "", "@njit(cache=True, nogil=True)",
+         "def loss19q_hess(phi, N, q, nodes, weights, pstart, S, grad, hess):",
+         '    """𝓛 for query q, ∇𝓛 into grad and ∇²𝓛 into hess, the key sums by the rule."""']
+    head = len(L)
+    L += _layer1_preamble() + ["    grad[:] = 0.0", "    hess[:] = 0.0"]
+    L += [f"    d{x} = np.zeros({n})" for x in ("sx", "sy", "Z", "F", "Fa")]
+    L += [f"    dd{x} = np.zeros(({n}, {n}))" for x in ("sx", "sy", "Z", "F", "Fa")]
+    L += _layer1_derivatives(inv, "hess", 4) + _layer1_derivatives(rm1, "hess", 4)
+    L += ["    n = nodes.shape[0]", "    npanel = pstart.shape[0] - 1", "    fv = np.zeros(n)",
+          f"    dfv = np.zeros((n, {n}))", f"    ddfv = np.zeros((n, {n}, {n}))", "    top = -math.inf",
+          "    for i in range(n):", "        j = nodes[i]", KEY_VAL.replace("            ", "        ", 1),
+          "        top = max(top, sx, sy)", "    Z = 0.0", "    for i in range(n):", "        j = nodes[i]",
+          key.replace("            ", "        ", 1), "        wq = weights[i]"]
+    L += forward(WQ * s["zeta"], "hess", prims, "Z", "dZ", "ddZ", "z", 8)
+    L += ["    Fa = 0.0", "    part = 0.0", "    for p in range(npanel - 1, -1, -1):", "        s0 = pstart[p]",
+          "        s1 = pstart[p + 1]", "        for i in range(s0, s1):", "            j = nodes[i]", key]
+    L += forward(s["f"], "hess", prims, "fv[i]", "dfv[i]", "ddfv[i]", "f", 12)
+    L += ["        for i in range(s0, s1):", "            j = nodes[i]", key, "            wq = weights[i]",
+          "            F = Fa", "            dF[:] = dFa", "            ddF[:] = ddFa", "            for l in range(s0, s1):",
+          "                w_il = S[i, l - s0]", "                if w_il != 0.0:", "                    F += w_il * fv[l]",
+          f"                    axpy(dF, w_il, dfv[l], {m})", f"                    axpy2(ddF, w_il, ddfv[l], {m})"]
+    L += forward(WQ * s["sigma"], "hess", prims, "part", "grad", "hess", "r", 12)
+    L += ["        for l in range(s0, s1):", "            Fa += weights[l] * fv[l]",
+          f"            axpy(dFa, weights[l], dfv[l], {m})", f"            axpy2(ddFa, weights[l], ddfv[l], {m})",
+          "    grad *= 0.5", "    hess *= 0.5", f"    for i in range({n}):", "        for l in range(i):",
+          "            hess[i, l] = hess[l, i]", "    return 0.5 * part"]
     L[head:head] = _unpack(L[head:], 4)
     return "\n".join(L)
 
@@ -284,7 +380,7 @@ def kernel_source(level: str) -> str:
     # σ_j reads F_j (the keys after j) and its derivatives, then f_j joins F
     L += forward(s["sigma"], level, prims, "part", "grad", "hess", "r", 12)
     L += forward(s["f"], level, prims, "F", "dF", "ddF", "f", 12)
-    L += ["        total += 0.5 * (1.0 + part)", "    w = 1.0 / queries.shape[0]"]
+    L += ["        total += 0.5 * part", "    w = 1.0 / queries.shape[0]"]
     if hess_level:
         # the outer products round (c·u_i)·v_l and (c·u_l)·v_i differently: keep the upper triangle
         L += ["    grad *= 0.5 * w", "    hess *= 0.5 * w", f"    for i in range({n}):", "        for l in range(i):",
@@ -302,14 +398,15 @@ S1, S2, M, T, n0 = sp.symbols("S1 S2 M T n0", real=True)
 def uniform_head():
     """The uniform query with only α3, β2, γ3 nonzero (derivations/paper/README.md §6). For query
     j the keys score β2 a_j (y_j), β2 c_k, β2 b_k (x_k, y_k for k > j) and 0 (the other n0 = 2j − 1);
-    the read-out keeps γ3: loss_j = ½(γ3² Σ A² − 2γ3 A(y_j) + 1). With the suffix sums
+    the read-out keeps γ3: loss_j = ½(γ3² Σ_{k ≠ y_j} A_k² + (γ3 A(y_j) − 1)²), a sum of squares
+    (no cancellation as it falls to 0). With the suffix sums
     S1 = Σ_{k>j} (e^{β2 c_k − M} + e^{β2 b_k − M}) and S2 (the same with doubled exponents), held with
     a running shift M, and T = max(0, β2 a_j, M) the query's shift: returns (loss_j, S1's and S2's
     increments by key j, the exponents of key j)."""
     xq = b2 * a
     Zq = n0 * E(-T) + E(xq - T) + S1 * E(M - T)
-    sq = (n0 * E(-2 * T) + E(2 * (xq - T)) + S2 * E(2 * (M - T))) / Zq ** 2
-    loss_j = sp.Rational(1, 2) * (g3 ** 2 * sq - 2 * g3 * E(xq - T) / Zq + 1)
+    others = (n0 * E(-2 * T) + S2 * E(2 * (M - T))) / Zq ** 2          # Σ A² over the keys but y_j
+    loss_j = sp.Rational(1, 2) * (g3 ** 2 * others + (g3 * E(xq - T) / Zq - 1) ** 2)
     u, v = b2 * b, b2 * c
     return loss_j, E(u - M) + E(v - M), E(2 * (u - M)) + E(2 * (v - M)), (u, v)
 
@@ -369,7 +466,7 @@ def kernels_source() -> str:
             f"EFFECTIVE = {tuple((name, tuple(NAMES.index(p) for p in parts)) for name, parts in EFFECTIVE)!r}"]
     levels = ("val", "jac", "hess")
     body = "\n".join([key_source(lv) for lv in levels] + [kernel_source(lv) for lv in levels]
-                     + [uniform_head_source(lv) for lv in levels])
+                     + [quadrature_source(), quadrature_hessian_source()] + [uniform_head_source(lv) for lv in levels])
     return "\n".join(head).replace("{import}", forward_import(body)) + "\n" + body + "\n"
 
 
@@ -392,12 +489,12 @@ def loss_markdown() -> str:
             out.append(f"$$ \\partial_{{{sp.latex(v)}}} {sp.latex(k)} = {sp.latex(d)} $$")
     out += ["", "## Layer-2 scores of x_j and y_j", "", f"$$ s_x = {lx(sx)} $$", "", f"$$ s_y = {lx(sy)} $$", "",
             "## The loss", "",
-            "$$ \\mathcal{L} = \\frac{1}{|Q|}\\sum_{q \\in Q} \\tfrac12\\Big(1 + \\sum_{k=1}^{N} \\sigma_k\\Big), \\quad "
+            "$$ \\mathcal{L} = \\frac{1}{|Q|}\\sum_{q \\in Q} \\tfrac12 \\sum_{k=1}^{N} \\sigma_k, \\quad "
             "Z = \\sum_{j=1}^{N} \\zeta_j, \\quad F_k = \\sum_{j=k+1}^{N} f_j $$", "",
             "with Q = {N} (query last) or {1, …, N} (uniform) and", "",
             f"$$ \\zeta_j = {lx(s['zeta'])} $$", "", f"$$ f_j = {lx(s['f'])} $$", "",
             f"$$ X_k = {lx(s['X'])} $$", "", f"$$ Y_k = {lx(s['Y'])} $$", "",
-            "$$ \\sigma_k = X_k^2 + Y_k^2 - 2\\,\\mathrm{eq}\\,Y_k $$", ""]
+            "$$ \\sigma_k = X_k^2 + (Y_k - \\mathrm{eq})^2 $$", ""]
     loss_j, add1, add2, _ = uniform_head()
     out += ["## The uniform query's head (only α3, β2, γ3 nonzero), O(N) for all queries", "",
             "Queries j = N … 1; key j joins the suffix sums after query j is taken; M is the sums' running "

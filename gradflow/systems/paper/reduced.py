@@ -11,6 +11,10 @@ shifted by its largest score and e^{α1}, e^{α3} only in ratios with shifted ex
 any θ, exact to rounding. It depends on the 19 pseudo-parameters
 through 12 effective ones (α2 and β5 … β8 never enter; β3, β9 and β4, β11 only as sums).
 
+At large N with the query last the key sums can be taken by a quadrature rule instead (exact ends,
+interpolatory panels in the smooth middle; :mod:`.quadrature`, ``sums="quadrature"``): about 2400
+keys at N = 2²⁰, with the error bound stated there.
+
 Two special cases have faster kernels: query last with only α3, β2, γ3 nonzero has a closed form
 (``_kernels.py``, O(1), from :mod:`.derive`), and the uniform query with only α3, β2, γ3 nonzero
 costs O(N) for all N queries together (``uniform3_*`` in ``_loss_kernels.py``: suffix sums over the
@@ -32,6 +36,8 @@ NAMES = ("alpha1", "alpha2", "alpha3",
          "beta9", "beta10", "beta11", "beta12",
          "gamma1", "gamma2", "gamma3", "gamma4")
 QUERIES = ("last", "uniform")
+#: how the sums over the keys are taken: every key, or the quadrature rule of :mod:`.quadrature`
+SUMS = ("exact", "quadrature")
 #: largest N for the uniform query's O(N²) evaluation (the head alone is O(N): no limit)
 UNIFORM_N_MAX = 4096
 HEAD_INDEX = np.array([NAMES.index(n) for n in ("alpha3", "beta2", "gamma3")])
@@ -89,10 +95,33 @@ def _head_alone(theta) -> bool:
     return not theta[OTHERS].any()
 
 
-def loss(theta, N: int, query: str = "last") -> float:
-    """Exact population loss 𝓛(θ) (SPEC-paper §2; ½ E‖ŷ − y_q‖², 𝓛(0) = ½)."""
-    theta = check_vector("theta", theta, 19)
+def _check_sums(query: str, sums: str) -> None:
+    if sums not in SUMS:
+        raise ValueError(f"sums must be one of {', '.join(SUMS)}, got {sums!r}")
+    if sums == "quadrature" and query != "last":
+        raise ValueError("sums='quadrature' needs query='last' (the uniform query's keys change role at every "
+                         "query: its sums are taken exactly)")
+
+
+def _quadrature(theta, N: int):
+    """(𝓛, ∇_θ𝓛) with the key sums by the rule of :mod:`.quadrature` (query last)."""
+    from .quadrature import rule
     kernels, eff = _effective()
+    r = rule(int(N))
+    g = np.zeros(eff.n)
+    with _compile.first_call("the paper quadrature kernel"):
+        value = kernels.loss19q_jac(eff.phi(theta), int(N), int(N), r.nodes, r.weights, r.pstart, r.S, g)
+    return float(value), eff.grad(g)
+
+
+def loss(theta, N: int, query: str = "last", sums: str = "exact") -> float:
+    """Population loss 𝓛(θ) (SPEC-paper §2; ½ E‖ŷ − y_q‖², 𝓛(0) = ½): exact, or with the key sums
+    by quadrature (``sums="quadrature"``, query last; error bound in :mod:`.quadrature`)."""
+    theta = check_vector("theta", theta, 19)
+    _check_sums(query, sums)
+    kernels, eff = _effective()
+    if sums == "quadrature" and not _head_alone(theta):
+        return _quadrature(theta, N)[0]
     if query == "uniform" and _head_alone(theta):
         with _compile.first_call("the paper uniform-query head kernel"):
             return float(kernels.uniform3_val(np.ascontiguousarray(theta[HEAD_INDEX]), int(N)))
@@ -116,13 +145,14 @@ def _head_case(theta, idx) -> bool:
     return _head_only(idx.tobytes()) and _head_alone(theta)
 
 
-def loss_and_grad(theta, N: int, query: str = "last", free=None):
+def loss_and_grad(theta, N: int, query: str = "last", free=None, sums: str = "exact"):
     """(𝓛, ∇_θ𝓛). ``free``: the indices whose entries are wanted (the others are returned as 0).
 
     Only α3, β2, γ3 wanted and the other 16 at zero: the closed form (query last, O(1)) or the
     generated head kernel (uniform, O(N) for all queries). Otherwise the generated kernel, O(N)
-    per query."""
+    per query, or with ``sums="quadrature"`` (query last) the quadrature kernel, O(size of the rule)."""
     theta = check_vector("theta", theta, 19)
+    _check_sums(query, sums)
     idx = _ALL if free is None else np.asarray(free)
     kernels, eff = _effective()
     full = np.zeros(19)
@@ -138,6 +168,8 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
             with _compile.first_call("the paper uniform-query head kernel"):
                 value = kernels.uniform3_jac(head, int(N), g3)
             full[HEAD_INDEX] = g3
+    elif sums == "quadrature":
+        value, full = _quadrature(theta, N)
     else:
         _check_uniform_size(N, query)
         g = np.zeros(eff.n)
@@ -149,16 +181,17 @@ def loss_and_grad(theta, N: int, query: str = "last", free=None):
     return float(value), grad
 
 
-def hessian(theta, N: int, query: str = "last", free=None) -> np.ndarray:
+def hessian(theta, N: int, query: str = "last", free=None, sums: str = "exact") -> np.ndarray:
     """Exact Hessian ∇²_θ𝓛 (19×19), the flows' analytic Jacobian for implicit methods. ``free``: the
     indices whose rows and columns are wanted (the others are returned as 0).
 
     Only α3, β2, γ3 wanted and the other 16 at zero: the closed form (query last, O(1)) or the
-    generated head kernel (uniform, O(N)). Otherwise the generated kernel, O(N) per query.
-    Rounding: the softmax terms are differences of size |∂s/∂θ|², so the absolute error is about
+    generated head kernel (uniform, O(N)). Otherwise the generated kernel, O(N) per query, or with
+    ``sums="quadrature"`` (query last) the quadrature kernel. Rounding: the softmax terms are differences of size |∂s/∂θ|², so the absolute error is about
     ε·(1 + max|∂s/∂θ|)² relative to the largest entry (2e-9 at a saturated softmax with β2 = 9000;
     1e-16 at θ of order 1)."""
     theta = check_vector("theta", theta, 19)
+    _check_sums(query, sums)
     idx = _ALL if free is None else np.asarray(free)
     kernels, eff = _effective()
     full = np.zeros((19, 19))
@@ -174,6 +207,13 @@ def hessian(theta, N: int, query: str = "last", free=None) -> np.ndarray:
             with _compile.first_call("the paper uniform-query head Hessian kernel"):
                 kernels.uniform3_hess(head, int(N), np.zeros(3), h3)
         full[np.ix_(HEAD_INDEX, HEAD_INDEX)] = h3
+    elif sums == "quadrature":
+        from .quadrature import rule
+        r = rule(int(N))
+        g, h = np.zeros(eff.n), np.zeros((eff.n, eff.n))
+        with _compile.first_call("the paper quadrature Hessian kernel"):
+            kernels.loss19q_hess(eff.phi(theta), int(N), int(N), r.nodes, r.weights, r.pstart, r.S, g, h)
+        full = eff.hess(h)
     else:
         _check_uniform_size(N, query)
         g, h = np.zeros(eff.n), np.zeros((eff.n, eff.n))
