@@ -7,17 +7,14 @@ machine is busy stays silent.
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 from contextlib import contextmanager, nullcontext
 
 from numba.core import event as _event
 
+from . import _slow
+
 #: seconds a first call may take before a compilation is announced
 ANNOUNCE_AFTER = 0.5
-#: how often the watcher looks whether Numba has started compiling
-POLL = 0.05
 _done: set[str] = set()
 _compiles = [0]                 # compilations started in this process (Numba's compile events)
 
@@ -50,24 +47,10 @@ def first_call(label: str):
 
 @contextmanager
 def _announce(label: str):
-    start = time.perf_counter()
     before = compiles_started()
-    said, finished = threading.Event(), threading.Event()
-
-    def watch():
-        while not finished.wait(POLL):
-            if compiles_started() > before and time.perf_counter() - start >= ANNOUNCE_AFTER:
-                said.set()
-                print(f"gradflow: compiling {label} (first run only; cached on disk afterwards) ...",
-                      end="", file=sys.stderr, flush=True)
-                return
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
     try:
-        yield
+        with _slow.notice(f"compiling {label} (first run only; cached on disk afterwards)", after=ANNOUNCE_AFTER,
+                          condition=lambda: compiles_started() > before):
+            yield
     finally:
-        finished.set()
-        watcher.join()
         _done.add(label)
-        if said.is_set():
-            print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)

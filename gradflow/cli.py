@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import _slow
 from . import system as systems
 from .flows import FLOWS
 
@@ -196,7 +197,8 @@ def _cmd_solve(args, cls):
     if csv:
         print(f"wrote {result.to_csv(csv)} (t, loss and every {sys_.param_word} at the solver's steps)")
     if plot and len(result.t) > 1:
-        result.plot(plot)
+        with _slow.notice(f"drawing {plot}"):
+            result.plot(plot)
         print(f"plotted {plot}")
     elif plot:
         print(f"not plotted: nothing was integrated ({result.status})")
@@ -231,7 +233,9 @@ def _cmd_sweep(args, cls):
         if args.status:
             print(sw.status(args.out, y=args.y, x=args.x))
         if args.plot:
-            print(f"plotted {sw.plot(args.out, args.plot, y=args.y, x=args.x)}")
+            with _slow.notice(f"drawing {args.plot}"):
+                drawn = sw.plot(args.out, args.plot, y=args.y, x=args.x)
+            print(f"plotted {drawn}")
         return 0
     grid = {"system": cls.name}
     for s in cls.sizes_spec:

@@ -230,6 +230,15 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
                 if solver.status == "failed":
                     message = f"{method} failed at t = {solver.t:.6g}: {msg}"
                     break
+                if not np.isfinite(solver.t):
+                    status, message = "not_emerged", (f"the steps grew without bound before {describe(stop)} "
+                                                      f"(loss {fl.last_loss:.6g}, still falling: the flow runs off to "
+                                                      "infinity)")
+                    break
+                if solver.t <= ts[-1]:
+                    message = (f"{method}'s step no longer moves t at t = {solver.t:.6g} (float64 resolves "
+                               f"{np.spacing(solver.t):.3g} there)")
+                    break
                 pieces.append(solver.dense_output())
                 ts.append(solver.t)
                 ys.append(solver.y.copy())
