@@ -249,10 +249,14 @@ def test_the_compile_notice_only_when_numba_compiles(monkeypatch, capsys):
 
 
 def test_paper_size_limit_is_at_its_edge_exactly():
+    """Exact key sums: up to N = 10^7; by quadrature (the default above 65536): up to 2^25."""
     from gradflow.systems.paper import PaperSystem
-    PaperSystem(N=10 ** 7).check_size_limits()
-    with pytest.raises(ValueError, match="beyond this machine"):
-        PaperSystem(N=10 ** 7 + 1).check_size_limits()
+    PaperSystem(N=10 ** 7, sums="exact").check_size_limits()
+    with pytest.raises(ValueError, match="beyond this machine.*sums='quadrature' reaches 2"):
+        PaperSystem(N=10 ** 7 + 1, sums="exact").check_size_limits()
+    PaperSystem(N=2 ** 25).check_size_limits()
+    with pytest.raises(ValueError, match=r"^N = 33554433 is beyond this machine: the limit is N = 33554432 \(2\^25\)"):
+        PaperSystem(N=2 ** 25 + 1).check_size_limits()
 
 
 def test_a_loss_criterion_exactly_at_the_start_level():
@@ -301,3 +305,16 @@ def test_bench_records_its_numbers_with_the_machine(tmp_path):
     data = json.loads((tmp_path / "bench.json").read_text())
     assert {"cpu", "cores", "numba", "date"} <= set(data["machine"]) and data["hot"]["solve_N64_seconds"] > 0
     assert "solve(N=64)" in (tmp_path / "bench.md").read_text()
+
+
+def test_a_slow_plot_says_so_and_a_quick_one_does_not(tmp_path, capsys, monkeypatch):
+    """The CLI announces a plot that takes longer than SAY_AFTER on stderr, with its duration; a
+    quick one prints only its "plotted" line."""
+    from gradflow import _slow
+    from gradflow.cli import main
+    assert main(["solve", "--N", "4", "--params", "alpha3,beta2,gamma3", "--plot", str(tmp_path / "a.png")]) == 0
+    assert "drawing" not in capsys.readouterr().err
+    monkeypatch.setattr(_slow, "SAY_AFTER", 0.0)
+    assert main(["solve", "--N", "4", "--params", "alpha3,beta2,gamma3", "--plot", str(tmp_path / "b.png")]) == 0
+    err = capsys.readouterr().err
+    assert f"gradflow: drawing {tmp_path / 'b.png'} ..." in err and err.rstrip().endswith(" s")

@@ -9,7 +9,13 @@ are 19 pseudo-parameters (3 + 12 + 4), on which the population loss is exact and
 
 Emergence follows the paper's Definition 1: t_p(c) = first t with θ_p ≥ c, c = 0.5 (and 0.1);
 T_γ, T_β, T_α = t_γ3, t_β2, t_α3; t_ICL = the time all three have reached 0.5; T_loss = first t with
-𝓛 < ¼ (half of 𝓛(0) = ½).
+𝓛 < ½𝓛(0) (¼ for the squared error).
+
+The setting is a family (:mod:`.setting`): ``mask``, ``labels``, ``loss`` and ``burst`` change the
+attention mask, where a label sits, the loss and how often the query's item repeats. The paper's own
+setting (the defaults) runs on the generated kernels; every other member on the generic,
+reference-backed flow of :mod:`.generic` (the full model on the setting's canonical sequences),
+with its own invariant space (14 pseudo-parameters with labels at their item's position).
 """
 
 from __future__ import annotations
@@ -20,18 +26,23 @@ from ...criteria import Crosses, LossBelow, ParamReaches
 from ...system import Size, System
 from . import reduced
 from .reduced import NAMES, QUERIES
+from .setting import LABELS, LOSSES, MASKS, Setting
 
 #: sums="auto" takes the key sums by quadrature (:mod:`.quadrature`) above this N (query last)
 QUADRATURE_FROM_N = 65536
 
 HEAD = ("alpha3", "beta2", "gamma3")
 THRESHOLDS = (0.1, 0.5)
-_HEAD_INDEX = [NAMES.index(n) for n in HEAD]
 
 
-def _t_icl(theta) -> float:
-    """min over the head of θ − 0.5: ≥ 0 once α3, β2 and γ3 have all reached 0.5."""
-    return float(min(theta[k] for k in _HEAD_INDEX) - 0.5)
+class _AllReached:
+    """min over the head of θ − 0.5: ≥ 0 once the head's three have all reached 0.5."""
+
+    def __init__(self, index):
+        self.index = list(index)
+
+    def __call__(self, theta) -> float:
+        return float(min(theta[k] for k in self.index) - 0.5)
 
 
 #: from this N on, implicit methods get the analytic Hessian as the flow's Jacobian
@@ -51,7 +62,14 @@ class PaperSystem(System):
                   Size("D", None, 2, "embedding dimension of the full model (default 2N+2)"),
                   Size("sums", "auto", 0, "key sums: exact, quadrature (query last; exact ends, interpolatory "
                        f"panels, error bound at rounding) or auto (quadrature above N = {QUADRATURE_FROM_N})",
-                       ("auto",) + reduced.SUMS))
+                       ("auto",) + reduced.SUMS),
+                  Size("mask", "strict", 0, "attention mask: strict (earlier tokens) or self (the token itself too)",
+                       MASKS),
+                  Size("labels", "rotated", 0, "label position: rotated (M p_i, the paper) or same (p_i, its item's)",
+                       LABELS),
+                  Size("loss", "mse", 0, "loss: mse (the paper) or ce (cross-entropy over the sequence's contents)",
+                       LOSSES),
+                  Size("burst", 1, 1, "how often the query's item occurs among the N pairs (1: the paper)"))
     param_word = "pseudo-parameter"
     derivation = "gradflow.systems.paper.derive"
     order_level = 0.5
@@ -59,34 +77,71 @@ class PaperSystem(System):
     check_sizes = {"N": 3}
     stationary_hint = "start from a perturbed theta0"
 
-    def __init__(self, N: int = 64, query: str = "last", D: int | None = None, sums: str = "auto"):
+    def __init__(self, N: int = 64, query: str = "last", D: int | None = None, sums: str = "auto",
+                 mask: str = "strict", labels: str = "rotated", loss: str = "mse", burst: int = 1):
         from .reference import check_D
-        sizes = self.validate_sizes({"N": N, "query": query, "D": D, "sums": sums})
+        sizes = self.validate_sizes({"N": N, "query": query, "D": D, "sums": sums, "mask": mask, "labels": labels,
+                                     "loss": loss, "burst": burst})
         self.N, self.query = sizes["N"], sizes["query"]
         self.D = check_D(self.N, sizes["D"])
+        #: the member of the family (:mod:`.setting`)
+        self.setting = Setting(self.N, self.query, sizes["mask"], sizes["labels"], sizes["loss"], sizes["burst"])
+        if not self.setting.paper and sizes["sums"] == "quadrature":
+            raise ValueError(f"sums='quadrature' is the paper setting's kernels'; {self.setting.options()} runs on the "
+                             "generic reference-backed flow, whose sums are exact")
         reduced._check_sums(self.query, sizes["sums"] if sizes["sums"] != "auto" else "exact")
         #: how the key sums are taken here ("auto" resolved)
         self.sums = (sizes["sums"] if sizes["sums"] != "auto" else
-                     "quadrature" if self.query == "last" and self.N > QUADRATURE_FROM_N else "exact")
+                     "quadrature" if self.setting.paper and self.query == "last" and self.N > QUADRATURE_FROM_N
+                     else "exact")
         self.task = {"N": self.N, "query": self.query, "D": self.D}
         self._sums_given = sizes["sums"]
+        self._index = self.setting.indices()
+        self.names = tuple(NAMES[k] for k in self._index)
+        self.head = (self.setting.previous_token, "beta2", "gamma3")
+        if not self.setting.paper:
+            self.derivation = ""
 
     def sizes(self) -> dict:
-        return dict(self.task) if self._sums_given == "auto" else {**self.task, "sums": self._sums_given}
+        extra = {} if self._sums_given == "auto" else {"sums": self._sums_given}
+        return {**self.task, **extra, **self.setting.options()}
 
     def describe(self) -> str:
-        return f"N = {self.N}, query {self.query}" + (", key sums by quadrature" if self.sums == "quadrature" else "")
+        options = "".join(f", {k} {v}" for k, v in self.setting.options().items())
+        return (f"N = {self.N}, query {self.query}{options}"
+                + (", key sums by quadrature" if self.sums == "quadrature" else ""))
 
     def check_size_limits(self) -> None:
-        if self.N > 10 ** 7:
-            raise ValueError(f"N = {self.N} is beyond this machine: each evaluation holds about "
+        if not self.setting.paper:
+            flops = self.setting.n_sequences() * (2 * self.N + 1) * (2 * self.D) ** 2 * 6
+            if flops > 2e10:
+                raise ValueError(f"N = {self.N} with {self.setting.options()} is beyond this machine on the generic "
+                                 f"reference-backed flow: one evaluation is about {flops:.2g} flops "
+                                 f"({self.setting.n_sequences()} sequences of {2 * self.N + 1} tokens of width "
+                                 f"{2 * self.D}), some {flops / 1e10:.2g} s, and a solve takes thousands; the limit is "
+                                 "2e10 flops per evaluation")
+            return
+        if self.sums == "quadrature":
+            from .quadrature import N_MAX
+            if self.N > N_MAX:
+                raise ValueError(f"N = {self.N} is beyond this machine: the limit is N = {N_MAX} (2^25), where the "
+                                 "emergence's transient already needs steps near float64's resolution of t")
+        elif self.N > 10 ** 7:
+            raise ValueError(f"N = {self.N} is beyond this machine with exact key sums: each evaluation holds about "
                              f"{self.N * 200 / 2**30:.3g} GiB and a solve takes about "
-                             f"{self.N * 2e-7 * 2e4 / 3600:.3g} h; the limit is N = 10^7")
+                             f"{self.N * 2e-7 * 2e4 / 3600:.3g} h; the limit is N = 10^7 (sums='quadrature' reaches 2^25 "
+                             "with query last)")
 
     def loss(self, theta) -> float:
+        if not self.setting.paper:
+            return self.loss_and_grad(theta)[0]
         return reduced.loss(theta, self.N, self.query, self.sums)
 
     def loss_and_grad(self, theta, free=None):
+        if not self.setting.paper:
+            from . import generic
+            value, g = generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
+            return value, g
         return reduced.loss_and_grad(theta, self.N, self.query, free, self.sums)
 
     def jacobian_pays(self) -> bool:
@@ -96,7 +151,7 @@ class PaperSystem(System):
         Hessian kernel costs about 3 s once: below N = 4096 it would dominate a first solve.
         With the key sums by quadrature (N > 65536 by default) always: difference quotients there
         made LSODA re-evaluate its Jacobian 4× as often at N = 2¹⁹ (1772 against 465 times)."""
-        return self.N >= HESSIAN_FROM_N or self.sums == "quadrature"
+        return self.setting.paper and (self.N >= HESSIAN_FROM_N or self.sums == "quadrature")
 
     def hessian(self, theta, free=None) -> np.ndarray:
         """Exact ∇²_θ𝓛 (the generated kernels; implicit methods use it as the flow's Jacobian)."""
@@ -105,17 +160,23 @@ class PaperSystem(System):
     def metric(self) -> np.ndarray:
         """G = D·I: the 19 basis matrices are orthogonal with ‖B_k‖²_F = D, so the weight flow is
         the θ-flow with time multiplied by D."""
-        return self.D * np.eye(19)
+        return self.D * np.eye(len(self.names))
 
     def check(self, eta: float = 8.0, t_end: float | None = None, n_times: int = 3, refinements: int = 3,
               progress: bool = False):
-        """Full-weight GD (gradient averaged exactly over 8192 frames, N = 3) vs the solved weight
-        flow; see :mod:`.check`."""
+        """Full-weight GD (gradient averaged exactly over 8192 frames, N = 3, in this setting) vs the
+        solved weight flow; see :mod:`.check`."""
         from .check import check
         return check(self.N, self.query, self.task["D"] if self.task["D"] != 8 else None, eta=eta,
                      t_end=96.0 if t_end is None else t_end, n_times=n_times, refinements=refinements,
-                     progress=progress)
+                     progress=progress, options=self.setting.options())
 
     def criteria(self) -> tuple:
-        return ((LossBelow("T_loss", 0.25, "¼ = ½·𝓛(0)"), Crosses("t_ICL", _t_icl, "α3, β2 and γ3 all reached 0.5"))
-                + tuple(ParamReaches(p, c) for p in NAMES for c in THRESHOLDS))
+        half = 0.25 if self.setting.loss == "mse" else 0.5 * np.log(2 * self.N)
+        level = "¼ = ½·𝓛(0)" if self.setting.loss == "mse" else f"½·𝓛(0) = ½ ln 2N = {half:.6g}"
+        from ...plot import pretty
+        a, b, g = (pretty(n) for n in self.head)
+        return ((LossBelow("T_loss", half, level),
+                 Crosses("t_ICL", _AllReached([self.names.index(n) for n in self.head]),
+                         f"{a}, {b} and {g} all reached 0.5"))
+                + tuple(ParamReaches(p, c) for p in self.names for c in THRESHOLDS))

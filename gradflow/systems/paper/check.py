@@ -1,7 +1,8 @@
 """``check`` for the paper system: the solved weight flow against gradient descent on the full-weight
 reference, with the population gradient averaged exactly over a finite group of frames.
 
-At N = 3 (D = 8) the 8192 frames of :func:`.symmetry.finite_frames` have the same fixed space as
+At N = 3 (D = 8) the 8192 frames of :func:`.symmetry.finite_frames` (16384 without the M-structure,
+where the positions' group is the contents') have the same fixed space as
 the full rotation groups, so at invariant weights their average is the population gradient. GD runs
 on the three full matrices from W = 0 with steps η, η/2, η/4 …, each gradient the mean of the
 per-frame gradients computed by backprop, nothing projected. Every recorded W is projected onto the
@@ -23,6 +24,7 @@ from ...convergence import EulerConvergence
 from ...solver import solve
 from . import reference as ref
 from .reduced import QUERIES
+from .setting import Setting
 from .symmetry import finite_frames
 
 N_CHECK = 3
@@ -30,20 +32,25 @@ D_CHECK = 8
 OFF_SPAN_TOL = 1e-12
 
 
-def frames_batch(query: str):
-    """Every frame of the finite group applied to the canonical sequences: (E, Y)."""
+def frames_batch(query: str, options: dict | None = None):
+    """Every frame of the finite group applied to the setting's canonical sequences: (E, Y, the
+    target token of each). Without the M-structure (labels at their item's position) the
+    positions' group is the real Pauli group, as the contents'."""
+    setting = Setting(N_CHECK, query, **(options or {}))
     C, P = finite_frames()
-    q = np.array([N_CHECK]) if query == "last" else np.arange(1, N_CHECK + 1)
-    E0, Y0 = ref.canonical(N_CHECK, D_CHECK, q)
+    if setting.labels == "same":
+        P = C
+    E0, Y0, target0 = setting.batch(D_CHECK)
     Qs = np.repeat(C, len(P), axis=0)
     Us = np.tile(P, (len(C), 1, 1))
-    E = np.empty((len(Qs) * len(q),) + E0.shape[1:])
-    Y = np.empty((len(Qs) * len(q), D_CHECK))
-    for k in range(len(q)):
-        E[k::len(q), :, :D_CHECK] = np.einsum("gij,tj->gti", Qs, E0[k, :, :D_CHECK])
-        E[k::len(q), :, D_CHECK:] = np.einsum("gij,tj->gti", Us, E0[k, :, D_CHECK:])
-        Y[k::len(q)] = np.einsum("gij,j->gi", Qs, Y0[k])
-    return E, Y
+    n = len(E0)
+    E = np.empty((len(Qs) * n,) + E0.shape[1:])
+    Y = np.empty((len(Qs) * n, D_CHECK))
+    for k in range(n):
+        E[k::n, :, :D_CHECK] = np.einsum("gij,tj->gti", Qs, E0[k, :, :D_CHECK])
+        E[k::n, :, D_CHECK:] = np.einsum("gij,tj->gti", Us, E0[k, :, D_CHECK:])
+        Y[k::n] = np.einsum("gij,j->gi", Qs, Y0[k])
+    return E, Y, np.tile(target0, len(Qs)), setting
 
 
 @dataclass
@@ -57,14 +64,20 @@ class PaperCheckReport(EulerConvergence):
     theta_gd: list = field(repr=False)
     off_span: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    #: sequences each gradient averages over (frames × the setting's canonical sequences)
+    sequences: int = 8192
+    #: the setting's options that differ from the paper's
+    options: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return max(self.off_span) <= OFF_SPAN_TOL and self.converges
 
     def summary(self) -> str:
-        lines = [f"check: full-weight GD (gradient averaged over 8192 frames) vs solve(flow='weights'), "
-                 f"paper N = {N_CHECK}, D = {D_CHECK}, query {self.query}, t in [0, {self.t[-1]:g}]"]
+        extra = "".join(f", {k} {v}" for k, v in self.options.items())
+        lines = [f"check: full-weight GD (gradient averaged over {self.sequences} framed sequences) vs "
+                 f"solve(flow='weights'), paper N = {N_CHECK}, D = {D_CHECK}, query {self.query}{extra}, "
+                 f"t in [0, {self.t[-1]:g}]"]
         for k, eta in enumerate(self.etas):
             rate = f"   ratio to eta/2: {self.rates[k]:.3f}" if k < len(self.rates) else ""
             lines.append(f"  eta = {eta:<8g} off-span {self.off_span[k]:.2e}   max|theta_GD - theta_ODE| = "
@@ -75,8 +88,10 @@ class PaperCheckReport(EulerConvergence):
 
 
 def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_end: float = 800.0,
-          n_times: int = 8, refinements: int = 3, progress: bool = False) -> PaperCheckReport:
-    """GD at steps ``eta / 2**k`` up to ``t_end`` (weight-flow time) against the solved weight flow."""
+          n_times: int = 8, refinements: int = 3, progress: bool = False, options: dict | None = None
+          ) -> PaperCheckReport:
+    """GD at steps ``eta / 2**k`` up to ``t_end`` (weight-flow time) against the solved weight flow;
+    ``options``: the setting's mask, labels, loss, burst (:mod:`.setting`; default the paper's)."""
     if N != N_CHECK or (D is not None and D != D_CHECK):
         raise ValueError(f"check runs at N = {N_CHECK}, D = {D_CHECK} (the exact finite frame group); got N = {N}")
     check_choice("query", query, QUERIES)
@@ -84,10 +99,12 @@ def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_
     n_times, refinements = check_int("n_times", n_times, 1), check_int("refinements", refinements, 2)
     every = max(1, int(np.ceil(t_end / (n_times * eta))))
     t = np.arange(n_times + 1) * every * eta
+    options = dict(options or {})
     ode = solve(N_CHECK, system="paper", query=query, D=D_CHECK, flow="weights", t_max=float(t[-1]),
-                rtol=1e-11, atol=1e-13)
-    report = PaperCheckReport(query, t, [], ode.theta_at(t), [])
-    E, Y = frames_batch(query)
+                rtol=1e-11, atol=1e-13, **options)
+    E, Y, target, setting = frames_batch(query, options)
+    idx = setting.indices()
+    report = PaperCheckReport(query, t, [], ode.theta_at(t), [], sequences=len(E), options=options)
     for k in range(refinements):
         h = eta / 2 ** k
         W = [np.zeros((2 * D_CHECK,) * 2), np.zeros((4 * D_CHECK,) * 2), np.zeros((D_CHECK, 8 * D_CHECK))]
@@ -95,14 +112,14 @@ def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_
         start = time.perf_counter()
         for step in range(every * 2 ** k * n_times + 1):
             if step % (every * 2 ** k) == 0:
-                th, resid = ref.project(W, D_CHECK)
-                thetas.append(th)
+                th, resid = ref.project(W, D_CHECK, setting.kinds)
+                thetas.append(th[idx])
                 off = max(off, resid)
                 if progress:
                     print(f"\r  eta = {h:g}: t = {step * h:g}", end="", file=sys.stderr, flush=True)
             if step == every * 2 ** k * n_times:
                 break
-            _, g = ref.loss_and_grad(W, E, Y)
+            _, g = ref.loss_and_grad(W, E, Y, mask=setting.mask, loss=setting.loss, target=target)
             W = [Wi - h * gi for Wi, gi in zip(W, g)]
         if progress:
             print(file=sys.stderr)

@@ -209,21 +209,24 @@ def _top_sweep() -> list[str]:
     return ["        top = -math.inf", "        for j in range(1, N + 1):", KEY_VAL, "            top = max(top, sx, sy)"]
 
 
+def _reverse_start(signature: str, doc: str):
+    """What a reverse-mode kernel starts with: (summands, primitives, number of variables, dense
+    support, the stored exponentials, the kernel's first lines, where its unpacking goes)."""
+    L = ["", "", "@njit(cache=True, nogil=True)", f"def {signature}:", f'    """{doc}"""']
+    head = len(L)
+    L += _layer1_preamble() + ["    grad[:] = 0.0"]
+    L += _layer1_derivatives(inv, "jac", 4) + _layer1_derivatives(rm1, "jac", 4)
+    return (summands(), primitives(), len(PHI), dense_support(), {E(SX - top): EX, E(SY - top): EY}, L, head)
+
+
 def gradient_source() -> str:
     """``loss19_jac(phi, N, queries, grad)``: 𝓛 and ∇𝓛 by reverse mode, four sweeps per query: the
     largest score; Z, keeping E = e^{s − top} of every key; k = N … 1 taking σ_k with its partials
     (the scores' and F's adjoints stored per key, Z's summed) before f_k joins F; then j = 1 … N
     carrying the adjoints back: f̄_j = Σ_{k<j} F̄_k, ζ̄_j = Z̄, and the scores' adjoints times their
     derivatives (linear in the β's). About twice the cost of the loss alone."""
-    s = summands()
-    prims = primitives()
-    n, m = len(PHI), dense_support()
-    stored = {E(SX - top): EX, E(SY - top): EY}
-    L = ["", "", "@njit(cache=True, nogil=True)", "def loss19_jac(phi, N, queries, grad):",
-         '    """𝓛 over ``queries`` (1-based) and ∇𝓛 into grad (reverse mode); O(N) per query."""']
-    head = len(L)
-    L += _layer1_preamble() + ["    grad[:] = 0.0"]
-    L += _layer1_derivatives(inv, "jac", 4) + _layer1_derivatives(rm1, "jac", 4)
+    s, prims, n, m, stored, L, head = _reverse_start("loss19_jac(phi, N, queries, grad)",
+                                                     "𝓛 over ``queries`` (1-based) and ∇𝓛 into grad (reverse mode); O(N) per query.")
     L += [f"    dsx = np.zeros({n})", f"    dsy = np.zeros({n})", "    exs = np.empty(N)", "    eys = np.empty(N)",
           "    sxbar = np.empty(N)", "    sybar = np.empty(N)", "    Fbar = np.empty(N)", "    total = 0.0",
           "    for qi in range(queries.shape[0]):", "        q = queries[qi]"]
@@ -264,15 +267,9 @@ def quadrature_source() -> str:
     l, F_after the weighted f of the panels after it. A panel of one node with w = 1 and S = 0 is
     the exact sum's key: with every panel so the kernel is :func:`gradient_source`'s for one query.
     Reverse mode as there: f̄_l = w_l Σ(F̄ of earlier panels) + Σ_i F̄_i S[i, l], ζ̄_l = w_l Z̄."""
-    s = summands()
-    prims = primitives()
-    n, m = len(PHI), dense_support()
-    stored = {E(SX - top): EX, E(SY - top): EY}
-    L = ["", "", "@njit(cache=True, nogil=True)", "def loss19q_jac(phi, N, q, nodes, weights, pstart, S, grad):",
-         '    """𝓛 for query q and ∇𝓛 into grad, the key sums by the rule (nodes, weights, pstart, S)."""']
-    head = len(L)
-    L += _layer1_preamble() + ["    grad[:] = 0.0"]
-    L += _layer1_derivatives(inv, "jac", 4) + _layer1_derivatives(rm1, "jac", 4)
+    s, prims, n, m, stored, L, head = _reverse_start("loss19q_jac(phi, N, q, nodes, weights, pstart, S, grad)",
+                                                     "𝓛 for query q and ∇𝓛 into grad, the key sums by the rule "
+                                                     "(nodes, weights, pstart, S).")
     L += [f"    dsx = np.zeros({n})", f"    dsy = np.zeros({n})", "    n = nodes.shape[0]",
           "    npanel = pstart.shape[0] - 1", "    exs = np.empty(n)", "    eys = np.empty(n)", "    fv = np.empty(n)",
           "    sxbar = np.empty(n)", "    sybar = np.empty(n)", "    Fbar = np.empty(n)", "    top = -math.inf",

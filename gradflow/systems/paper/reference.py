@@ -66,16 +66,14 @@ def _slot(mat, name, D):
     return slice(k * D, (k + 1) * D)
 
 
-def project(W, D: int):
-    """(θ, relative off-span norm ‖W − weights(θ)‖ / ‖W‖): the basis is orthogonal, ‖B_k‖² = D."""
-    M = complex_structure(D)
-    mats = dict(zip(("W1", "W2", "W3"), W))
-    theta = np.zeros(19)
-    for k, (mat, r, c, kind) in enumerate(BLOCKS):
-        rows = slice(0, D) if r == "out" else _slot(mat, r, D)
-        theta[k] = np.sum(mats[mat][rows, _slot(mat, c, D)] * (np.eye(D) if kind == "I" else M)) / D
+def project(W, D: int, kinds=("I", "M")):
+    """(θ, relative off-span norm ‖W − weights(θ)‖ / ‖W‖): the basis is orthogonal, ‖B_k‖² = D.
+    ``kinds``: the block kinds of the span (("I",) for a setting without the M-structure: the
+    M-coefficients are then reported in θ but counted as off the span)."""
+    theta = basis_inner(W, D) / D
+    kept = np.where([b[3] in kinds for b in BLOCKS], theta, 0.0)
     norm = np.sqrt(sum(np.sum(X ** 2) for X in W))
-    resid = np.sqrt(sum(np.sum((X - Y) ** 2) for X, Y in zip(W, weights(theta, D))))
+    resid = np.sqrt(sum(np.sum((X - Y) ** 2) for X, Y in zip(W, weights(kept, D))))
     return theta, (float(resid / norm) if norm > 0 else 0.0)
 
 
@@ -122,59 +120,93 @@ def _softmax(s, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def forward(W, E) -> dict:
-    """Every intermediate of the forward pass on a batch E (B, T, 2D)."""
+def _keys(mask: str, T: int) -> int:
+    """How many tokens layer 2's query attends to: those before it, or (mask "self") itself too."""
+    return T if mask == "self" else T - 1
+
+
+def forward(W, E, mask: str = "strict") -> dict:
+    """Every intermediate of the forward pass on a batch E (B, T, 2D). ``mask="strict"``: layer 1
+    attends to earlier tokens (the first token has no key: h1 = 0) and the query to the tokens
+    before it; ``"self"``: each token also to itself, the query too."""
     W1, W2, W3 = W
     B, T, _ = E.shape
-    strict = np.tril(np.ones((T, T), dtype=bool), k=-1)
-    S1 = np.where(strict, (E @ W1) @ E.transpose(0, 2, 1), -np.inf)
-    S1[:, 0, 0] = 0.0                                   # first token: no key (its row is zeroed)
+    allowed = np.tril(np.ones((T, T), dtype=bool), k=0 if mask == "self" else -1)
+    S1 = np.where(allowed, (E @ W1) @ E.transpose(0, 2, 1), -np.inf)
+    if mask != "self":
+        S1[:, 0, 0] = 0.0                               # first token: no key (its row is zeroed)
     A1 = _softmax(S1)
-    A1[:, 0, :] = 0.0
+    if mask != "self":
+        A1[:, 0, :] = 0.0
     H1 = A1 @ E
     U = np.concatenate([E, H1], axis=2)                 # (B, T, 4D)
     qW = U[:, -1] @ W2
-    S2 = np.einsum("buk,bk->bu", U[:, :-1], qW)
+    keys = U[:, :_keys(mask, T)]
+    S2 = np.einsum("buk,bk->bu", keys, qW)
     A2 = _softmax(S2)
-    h2 = np.einsum("bu,buk->bk", A2, U[:, :-1])
+    h2 = np.einsum("bu,buk->bk", A2, keys)
     z = np.concatenate([E[:, -1], H1[:, -1], h2], axis=1)
     return {"A1": A1, "H1": H1, "U": U, "qW": qW, "A2": A2, "z": z, "y": z @ W3.T}
 
 
-def loss_and_grad(W, E, Y, weights_=None):
-    """Weighted mean of ½‖ŷ − y‖² over the batch and its gradient (gW1, gW2, gW3). Every operation
-    is analytic, so complex weights carry a complex step through loss and gradient alike."""
+def _readout_loss(yhat, E, Y, loss: str, target):
+    """Per-sequence losses and ∂/∂ŷ: ½‖ŷ − y‖², or (``loss="ce"``) −log softmax of the logits
+    ⟨ŷ, c⟩ over the 2N content vectors of the sequence (its items and labels) at ``target``."""
+    if loss == "mse":
+        r = yhat - Y
+        return 0.5 * np.sum(r * r, axis=1), r
+    D = Y.shape[1]
+    C = E[:, :-1, :D]                                    # the 2N tokens' contents
+    rows = np.arange(len(yhat))
+    logits = np.einsum("btd,bd->bt", C, yhat)
+    rel = logits - logits[rows, target][:, None]         # 0 at the target
+    rel[rows, target] = -np.inf
+    top = np.maximum(rel.real.max(axis=1), 0.0)[:, None]
+    others = np.exp(rel - top)                           # the other logits' weights, 0 at the target
+    # −log p_target = top + log(e^{−top} + Σ_others): log1p when the target leads (top = 0), so the
+    # loss keeps its relative precision as it falls towards 0
+    rest = others.sum(axis=1)
+    per = np.where(top[:, 0] > 0, top[:, 0] + np.log(np.exp(-top[:, 0]) + rest), np.log1p(rest))
+    norm = np.exp(-top[:, 0]) + rest
+    p = others / norm[:, None]                           # p_t for t ≠ target
+    p[rows, target] = -rest / norm                       # p_target − 1 = −Σ_{t≠target} p_t, no cancellation
+    return per, np.einsum("bt,btd->bd", p, C)
+
+
+def loss_and_grad(W, E, Y, weights_=None, mask: str = "strict", loss: str = "mse", target=None):
+    """Weighted mean of the per-sequence loss over the batch (½‖ŷ − y‖², or cross-entropy over the
+    sequence's contents at ``target``: :func:`_readout_loss`) and its gradient (gW1, gW2, gW3).
+    Every operation is analytic, so complex weights carry a complex step through loss and
+    gradient alike."""
     W1, W2, W3 = W
     B, T, twoD = E.shape
     D = twoD // 2
     w = np.full(B, 1.0 / B) if weights_ is None else np.asarray(weights_, float)
-    f = forward(W, E)
+    f = forward(W, E, mask)
     A1, H1, U, qW, A2, z, yhat = (f[k] for k in ("A1", "H1", "U", "qW", "A2", "z", "y"))
-    r = yhat - Y
-    loss = 0.5 * w @ np.sum(r * r, axis=1)
-    loss = loss if np.iscomplexobj(loss) else float(loss)
-    dy = r * w[:, None]
+    per, dyhat = _readout_loss(yhat, E, Y, loss, target)
+    value = w @ per
+    value = value if np.iscomplexobj(value) else float(value)
+    dy = dyhat * w[:, None]
     gW3 = dy.T @ z
     dz = dy @ W3
-    dE_T, dH1_T, dh2 = dz[:, :2 * D], dz[:, 2 * D:4 * D], dz[:, 4 * D:]
-    keys = U[:, :-1]
+    dH1_T, dh2 = dz[:, 2 * D:4 * D], dz[:, 4 * D:]
+    nk = _keys(mask, T)
+    keys = U[:, :nk]
     dA2 = np.einsum("bk,buk->bu", dh2, keys)
     dS2 = A2 * (dA2 - np.sum(A2 * dA2, axis=1, keepdims=True))
     rq = np.einsum("bu,buk->bk", dS2, keys)              # ∂/∂qW
     gW2 = U[:, -1].T @ rq
     dU = np.zeros_like(U)
-    dU[:, :-1] = A2[:, :, None] * dh2[:, None, :] + dS2[:, :, None] * qW[:, None, :]
+    dU[:, :nk] += A2[:, :, None] * dh2[:, None, :] + dS2[:, :, None] * qW[:, None, :]
     dU[:, -1] += rq @ W2.T
-    dE = dU[:, :, :2 * D].copy()
-    dH1 = dU[:, :, 2 * D:]
-    dE[:, -1] += dE_T
+    dH1 = dU[:, :, 2 * D:]                               # (the data E need no gradient)
     dH1[:, -1] += dH1_T
     dA1 = np.einsum("btk,buk->btu", dH1, E)
-    dE += np.einsum("btu,btk->buk", A1, dH1)
     dS1 = A1 * (dA1 - np.sum(A1 * dA1, axis=2, keepdims=True))
     twoD = E.shape[2]
     gW1 = E.reshape(-1, twoD).T @ (dS1 @ E).reshape(-1, twoD)
-    return loss, (gW1, gW2, gW3)
+    return value, (gW1, gW2, gW3)
 
 
 def population_loss(W, N: int, query: str = "last") -> float:
@@ -194,6 +226,17 @@ def monte_carlo_loss(W, N: int, query: str, n: int, rng: np.random.Generator):
     return float(losses.mean()), float(losses.std(ddof=1) / np.sqrt(n))
 
 
+def basis_inner(g, D: int):
+    """⟨G, B_k⟩ for the 19 basis matrices B_k and a triple of matrices G (e.g. ∇_W𝓛: then ∂𝓛/∂θ_k)."""
+    M = complex_structure(D)
+    mats = dict(zip(("W1", "W2", "W3"), g))
+    out = np.zeros(19, dtype=g[0].dtype)
+    for k, (mat, r, c, kind) in enumerate(BLOCKS):
+        rows = slice(0, D) if r == "out" else _slot(mat, r, D)
+        out[k] = np.sum(mats[mat][rows, _slot(mat, c, D)] * (np.eye(D) if kind == "I" else M))
+    return out
+
+
 def theta_gradient(theta, N: int, D: int, query: str = "last"):
     """(𝓛, ∂𝓛/∂θ) through the full model: the canonical gradient projected on the basis
     (⟨∇_W𝓛, B_k⟩ = ∂𝓛/∂θ_k). Exact at invariant weights (the population gradient's component
@@ -203,13 +246,7 @@ def theta_gradient(theta, N: int, D: int, query: str = "last"):
     q = np.array([N]) if query == "last" else np.arange(1, N + 1)
     E, Y = canonical(N, D, q)
     loss, g = loss_and_grad(W, E, Y)
-    M = complex_structure(D)
-    mats = dict(zip(("W1", "W2", "W3"), g))
-    out = np.zeros(19, dtype=g[0].dtype)
-    for k, (mat, r, c, kind) in enumerate(BLOCKS):
-        rows = slice(0, D) if r == "out" else _slot(mat, r, D)
-        out[k] = np.sum(mats[mat][rows, _slot(mat, c, D)] * (np.eye(D) if kind == "I" else M))
-    return loss, out
+    return loss, basis_inner(g, D)
 
 
 assert len(BLOCKS) == len(NAMES)

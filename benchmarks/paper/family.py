@@ -1,0 +1,177 @@
+"""What changes if … : the paper setting's family (mask, label position, loss, burstiness), measured.
+
+For each question one member against the paper's setting, query last unless said: the head alone
+(the setting's previous-token pseudo-parameter, β2, γ3) and every pseudo-parameter of its invariant
+space, N = 4 … 64 (the generic reference-backed flow; the paper's own setting on its kernels),
+Definition-1 times at 0.5 of the head, the order, T_loss (𝓛 < ½𝓛(0)), the pseudo-parameters
+largest at the end, local slopes. Questions:
+
+* ``mask``: each token may attend to itself (layer 1 and the query in layer 2);
+* ``labels``: label i at its item's position p_i (no M cue: 14 pseudo-parameters, α2 in α3's role);
+* ``loss``: cross-entropy over the sequence's 2N contents, query last and uniform (N ≤ 16: one
+  sequence per query); the head from θ = 0 is a stationary point, so it starts at 10⁻³;
+* ``burst``: B = 2, 4, 8 occurrences of the query's item, T against N/B (placements summed exactly:
+  as far as their number allows).
+
+Runs through :func:`gradflow.sweep` into ``<out>/family_store`` (resumable; 2 workers), writes
+``<out>/family.json``, ``.md`` and ``family.png``. Run: ``python benchmarks/paper/family.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import gradflow as gf
+from gradflow.result import json_ready
+from gradflow.systems.paper import PaperSystem
+from gradflow.systems.paper.reduced import NAMES
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "paper"
+#: question -> (options, query, N values)
+QUESTIONS = {
+    "paper": ({}, "last", (4, 8, 16, 32, 64)),
+    "mask=self": ({"mask": "self"}, "last", (4, 8, 16, 32, 64)),
+    "labels=same": ({"labels": "same"}, "last", (4, 8, 16, 32, 64)),
+    "loss=ce": ({"loss": "ce"}, "last", (4, 8, 16, 32, 64)),
+    "loss=ce, uniform": ({"loss": "ce"}, "uniform", (4, 8, 16)),
+    "burst=2": ({"burst": 2}, "last", (4, 8, 16)),
+    "burst=4": ({"burst": 4}, "last", (4, 8)),
+    "burst=8": ({"burst": 8}, "last", (8,)),
+}
+#: an open-ended solve that has not emerged by this multiple of N² is stopped (a flow that runs off to
+#: infinity without emerging, as cross-entropy's does, would otherwise never end)
+T_LIMIT_PER_N2 = 2000.0
+
+
+def runs() -> list[dict]:
+    out = []
+    for question, (opts, query, Ns) in QUESTIONS.items():
+        for N in Ns:
+            head = PaperSystem(N=max(N, 2), **opts).head
+            for which in ("head", "all"):
+                run = {"system": "paper", "N": N, "query": query, **opts, "t_limit": T_LIMIT_PER_N2 * N * N,
+                       "params": list(head) if which == "head" else None}
+                if opts.get("loss") == "ce" and which == "head":
+                    theta0 = np.zeros(19)
+                    theta0[[NAMES.index(n) for n in head]] = 1e-3      # θ = 0 is stationary for the head
+                    run["theta0"] = theta0.tolist()
+                out.append(run)
+    return out
+
+
+def question_of(inputs: dict) -> str:
+    opts = {k: inputs[k] for k in ("mask", "labels", "loss", "burst") if k in inputs}
+    for q, (o, query, _) in QUESTIONS.items():
+        if o == opts and query == inputs["query"]:
+            return q
+    raise KeyError(inputs)
+
+
+def summarise(rows) -> list[dict]:
+    out = []
+    for row in rows:
+        i, e = row["inputs"], row["emergence"]
+        s = PaperSystem(N=i["N"], query=i["query"], **{k: i[k] for k in ("mask", "labels", "loss", "burst") if k in i})
+        final = row["final_theta"]
+        top = sorted(final, key=lambda n: -abs(final[n]))[:4]
+        out.append({"question": question_of(i), "N": i["N"], "which": "head" if i.get("params") else "all",
+                    "status": row["status"], "order": row["order"],
+                    "t_p": {n: e["t_p"][n]["0.5"] for n in s.head}, "T_loss": e["T_loss"], "t_ICL": e["t_ICL"],
+                    "head": list(s.head), "largest": {n: final[n] for n in top},
+                    "final_head": {n: final[n] for n in s.head},
+                    "seconds": row["wall_seconds"], "nfev": row["stats"]["nfev"]})
+    return out
+
+
+def _slope(a, b, key):
+    x, y = a[key], b[key]
+    if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)) or x <= 0:
+        return None
+    return float(np.log(y / x) / np.log(b["N"] / a["N"]))
+
+
+def table(data) -> str:
+    L = []
+    for q in QUESTIONS:
+        for which in ("head", "all"):
+            rows = [r for r in data["rows"] if r["question"] == q and r["which"] == which]
+            if not rows:
+                continue
+            h = rows[0]["head"]
+            L += [f"**{q}**, {'the head ' + ', '.join(h) if which == 'head' else 'every pseudo-parameter'} "
+                  f"(query {data['queries'][q]}); in brackets the local slope from the previous N", "",
+                  f"| N | t_{h[0]}(0.5) | t_{h[1]}(0.5) | t_{h[2]}(0.5) | T_loss | order | largest at the end | status |",
+                  "|---:|---:|---:|---:|---:|---|---|---|"]
+            for k, r in enumerate(rows):
+                def cell(key, sub=None):
+                    v = r["t_p"][sub] if sub else r[key]
+                    if v is None or not np.isfinite(v):
+                        return "–"
+                    if k == 0:
+                        return f"{v:.5g}"
+                    prev = rows[k - 1]
+                    pv = prev["t_p"][sub] if sub else prev[key]
+                    sl = (np.log(v / pv) / np.log(r["N"] / prev["N"])) if pv and np.isfinite(pv) and pv > 0 else None
+                    return f"{v:.5g}" + (f" ({sl:.3f})" if sl is not None else "")
+                big = ", ".join(f"{n} {v:+.3g}" for n, v in r["largest"].items())
+                L.append(f"| {r['N']} | {cell(None, h[0])} | {cell(None, h[1])} | {cell(None, h[2])} | {cell('T_loss')} | "
+                         f"{' → '.join(r['order']) or '–'} | {big} | {r['status']} |")
+            L.append("")
+    return "\n".join(L)
+
+
+def figure(data, out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax = axes[0]
+    for q, style in (("paper", "o-"), ("mask=self", "s--"), ("labels=same", "^--"), ("loss=ce", "v:")):
+        rows = [r for r in data["rows"] if r["question"] == q and r["which"] == "all"]
+        ax.loglog([r["N"] for r in rows], [r["T_loss"] for r in rows], style, label=q)
+    ax.set_xlabel("N (item-label pairs)")
+    ax.set_ylabel("T_loss (𝓛 < ½𝓛(0))")
+    ax.set_title("every pseudo-parameter free, query last", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for B, style in ((1, "o-"), (2, "s--"), (4, "^--"), (8, "v:")):
+        q = "paper" if B == 1 else f"burst={B}"
+        rows = [r for r in data["rows"] if r["question"] == q and r["which"] == "head" and np.isfinite(r["t_ICL"] or np.nan)]
+        ax.loglog([r["N"] / B for r in rows], [r["t_ICL"] for r in rows], style, label=f"B = {B}")
+    ax.set_xlabel("N / B (effective context length)")
+    ax.set_ylabel("t_ICL (head α3, β2, γ3)")
+    ax.set_title("burstiness: the query's item B times among N pairs", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.suptitle("paper family: what changes if …", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out / "family.png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--figures-only", action="store_true")
+    args = p.parse_args(argv)
+    if args.figures_only:
+        data = json.loads((args.out / "family.json").read_text())
+    else:
+        start = time.perf_counter()
+        rows = gf.sweep(runs(), args.out / "family_store", workers=args.workers)
+        data = json_ready({"meta": {"date": time.strftime("%Y-%m-%d"), "seconds": time.perf_counter() - start,
+                                    "solve_seconds": sum(r["wall_seconds"] for r in rows)},
+                           "queries": {q: v[1] for q, v in QUESTIONS.items()}, "rows": summarise(rows)})
+        (args.out / "family.json").write_text(json.dumps(data, indent=1))
+    (args.out / "family.md").write_text(table(data))
+    figure(data, args.out)
+    print(table(data))
+
+
+if __name__ == "__main__":
+    main()
