@@ -9,6 +9,7 @@ What a user waits for, each measured in this one run (so that ratios compare lik
 * ``jacobian``: the paper's 19-parameter flow at N = 4096 with the analytic Hessian as the
   Jacobian against difference quotients (the ratio behind ``PaperSystem.jacobian_pays``);
 * ``markov``: the default markov solve (warm) and one evaluation at the authors' size.
+* ``large``: the paper's 19-parameter flow at N = 65536 with exact and quadrature key sums, and at N = 2²⁰.
 
 Writes ``<out>/bench.json`` (every number, the machine description) and ``bench.md``. Timings stay
 out of the test suite; this is where they live.
@@ -27,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PARTS = ("cold", "hot", "jacobian", "markov")
+PARTS = ("cold", "hot", "jacobian", "markov", "large")
 
 
 def machine() -> dict:
@@ -122,6 +123,23 @@ def markov() -> dict:
             "pairs": s.population.size}
 
 
+def large(N: int = 65536) -> dict:
+    """The paper's 19-parameter flow at N = 65536 with exact and with quadrature key sums, and at
+    N = 2²⁰ (quadrature, the default there): seconds of one warm solve each."""
+    from .solver import solve
+    out = {"N": N}
+    for sums in ("exact", "quadrature"):
+        solve(N, sums=sums, t_max=1.0)                      # compile / load first
+        start = time.perf_counter()
+        r = solve(N, sums=sums)
+        out[sums] = {"seconds": time.perf_counter() - start, "t_ICL": r.emergence["t_ICL"]}
+    out["exact_over_quadrature"] = out["exact"]["seconds"] / out["quadrature"]["seconds"]
+    start = time.perf_counter()
+    r = solve(2 ** 20)
+    out["N_2_20"] = {"seconds": time.perf_counter() - start, "status": r.status, "t_ICL": r.emergence["t_ICL"]}
+    return out
+
+
 def markdown(data: dict) -> str:
     m = data["machine"]
     lines = [f"`python -m gradflow bench` on {m['cpu']} ({m['cores']} cores, {m['kernel_threads']} kernel threads), "
@@ -144,6 +162,12 @@ def markdown(data: dict) -> str:
         lines.append(f"* markov: the default solve {k['default_solve_seconds']:.2f} s warm ({k['default_solve_status']}, "
                      f"nfev {k['nfev']}); one evaluation at 9000 × 100: {k['evaluation_seconds_9000x100'] * 1e3:.1f} ms "
                      f"({k['pairs']} query–key pairs)")
+    if "large" in data:
+        g = data["large"]
+        lines.append(f"* paper, 19 parameters, N = {g['N']}: exact key sums {g['exact']['seconds']:.1f} s, quadrature "
+                     f"{g['quadrature']['seconds']:.2f} s ({g['exact_over_quadrature']:.0f}×; t_ICL agrees to "
+                     f"{abs(g['quadrature']['t_ICL'] / g['exact']['t_ICL'] - 1):.1e}); N = 2²⁰: "
+                     f"{g['N_2_20']['seconds']:.2f} s ({g['N_2_20']['status']})")
     return "\n".join(lines) + "\n"
 
 
