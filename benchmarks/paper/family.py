@@ -2,7 +2,7 @@
 
 For each question one member against the paper's setting, query last unless said: the head alone
 (the setting's previous-token pseudo-parameter, β2, γ3) and every pseudo-parameter of its invariant
-space, N = 4 … 64 (the generic reference-backed flow; the paper's own setting on its kernels),
+space, N = 4 … 128 (the generic reference-backed flow; the paper's own setting on its kernels),
 Definition-1 times at 0.5 of the head, the order, T_loss (𝓛 < ½𝓛(0)), the pseudo-parameters
 largest at the end, local slopes. Questions:
 
@@ -34,10 +34,10 @@ from gradflow.systems.paper.reduced import NAMES
 OUT = Path(__file__).resolve().parents[1] / "results" / "paper"
 #: question -> (options, query, N values)
 QUESTIONS = {
-    "paper": ({}, "last", (4, 8, 16, 32, 64)),
-    "mask=self": ({"mask": "self"}, "last", (4, 8, 16, 32, 64)),
-    "labels=same": ({"labels": "same"}, "last", (4, 8, 16, 32, 64)),
-    "loss=ce": ({"loss": "ce"}, "last", (4, 8, 16, 32, 64)),
+    "paper": ({}, "last", (4, 8, 16, 32, 64, 128)),
+    "mask=self": ({"mask": "self"}, "last", (4, 8, 16, 32, 64, 128)),
+    "labels=same": ({"labels": "same"}, "last", (4, 8, 16, 32, 64, 128)),
+    "loss=ce": ({"loss": "ce"}, "last", (4, 8, 16, 32, 64, 128)),
     "loss=ce, uniform": ({"loss": "ce"}, "uniform", (4, 8, 16)),
     "burst=2": ({"burst": 2}, "last", (4, 8, 16)),
     "burst=4": ({"burst": 4}, "last", (4, 8)),
@@ -83,7 +83,7 @@ def summarise(rows) -> list[dict]:
                     "status": row["status"], "order": row["order"],
                     "t_p": {n: e["t_p"][n]["0.5"] for n in s.head}, "T_loss": e["T_loss"], "t_ICL": e["t_ICL"],
                     "head": list(s.head), "largest": {n: final[n] for n in top},
-                    "final_head": {n: final[n] for n in s.head},
+                    "final_head": {n: final[n] for n in s.head}, "final": final,
                     "seconds": row["wall_seconds"], "nfev": row["stats"]["nfev"]})
     return out
 

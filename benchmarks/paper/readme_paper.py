@@ -143,7 +143,7 @@ def family_section(results: Path) -> str:
     p3, p19 = row("paper", "head", n), row("paper", "all", n)
     m3, m19 = row("mask=self", "head", n), row("mask=self", "all", n)
     s3, s19 = row("labels=same", "head", n), row("labels=same", "all", n)
-    c3, c19 = row("loss=ce", "head", n), row("loss=ce", "all", n)
+    c3, c19, c19n = row("loss=ce", "head", n), row("loss=ce", "all", n // 2), row("loss=ce", "all", n)
     cu = max((r for r in d["rows"] if r["question"] == "loss=ce, uniform" and r["which"] == "all"), key=lambda r: r["N"])
     prev = row("loss=ce", "head", n // 2)
     slope = np.log(c3["t_p"]["beta2"] / prev["t_p"]["beta2"]) / np.log(2)
@@ -167,7 +167,7 @@ def family_section(results: Path) -> str:
         f"* **… each token may attend to itself** (`mask=\"self\"`): the head is slower at small N and approaches the "
         f"paper's as N grows (T_α {rel(m3['t_p']['alpha3'], p3['t_p']['alpha3'])}, T_β "
         f"{rel(m3['t_p']['beta2'], p3['t_p']['beta2'])} against the paper's at N = {n}); with every pseudo-parameter "
-        f"free, α1 (a token's attention to its own content) grows to {m19['largest'].get('alpha1', float('nan')):+.3g} and "
+        f"free, α1 (a token's attention to its own content) grows to {m19['final']['alpha1']:+.3g} and "
         f"T_loss is {rel(m19['T_loss'], p19['T_loss'])} against the paper's, with the order "
         f"{' → '.join(m19['order'])}.",
         f"* **… a label sits at its item's position** (`labels=\"same\"`, no M cue): 14 pseudo-parameters, α2 in "
@@ -177,12 +177,13 @@ def family_section(results: Path) -> str:
         f"* **… the loss is cross-entropy** (`loss=\"ce\"`): θ = 0 is a stationary point of the head (every logit equal "
         f"and each content once among the keys); from 10⁻³ it emerges with T_β = {c3['t_p']['beta2']:.4g} "
         f"(local slope {slope:.3f}: Θ(N²), {c3['t_p']['beta2'] / p3['t_p']['beta2']:.3g}× the squared error's), "
-        f"β2 first. With every pseudo-parameter free the head never completes: the read-out learns to subtract "
-        f"what the query's item saw before it (at the end γ4 = {c19['largest'].get('gamma4', float('nan')):.4g}, "
-        f"γ1 = {c19['largest'].get('gamma1', float('nan')):.3g}, β1 = {c19['largest'].get('beta1', float('nan')):+.3g}: the query "
+        f"β2 first. With every pseudo-parameter free the head never completes: at N = {c19['N']} the read-out learns "
+        f"to subtract what the query's item saw before it (at the end γ4 = {c19['final']['gamma4']:.4g}, "
+        f"γ1 = {c19['final']['gamma1']:.3g}, β1 = {c19['final']['beta1']:+.3g}: the query "
         f"attends to its own item and subtracts it and what came before it; β2 = {c19['final_head']['beta2']:+.3g}), "
         "and y_q is the one content left: the loss scores only the sequence's own contents, "
-        f"so elimination answers the query. With the uniform query (N = {cu['N']}) the flow again leaves the "
+        f"so elimination answers the query. At N = {c19n['N']}, run on to t = {_sibling('family').T_LIMIT_PER_N2:g} N², the flow has moved to "
+        f"another elimination ({', '.join(f'{k} {v:+.4g}' for k, v in c19n['largest'].items())}). With the uniform query (N = {cu['N']}) the flow again leaves the "
         f"head: {', '.join(f'{k} {v:+.3g}' for k, v in cu['largest'].items())} at the end.",
         f"* **… the query's item repeats B times** (`burst=B`; t_ICL of the head, compared at equal N/B): "
         f"{burst_note}. Repetition speeds emergence up more than the effective length N/B says at these N; "
@@ -195,10 +196,7 @@ def family_section(results: Path) -> str:
 
 
 def initialisation_bullet(results: Path) -> str:
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("initialisation", Path(__file__).with_name("initialisation.py"))
-    init = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(init)
+    init = _sibling("initialisation")
     d = json.loads((results / "initialisation.json").read_text())
     m, z = d["meta"], d["zero"]
     star = init.threshold(d)
