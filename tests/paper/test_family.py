@@ -2,9 +2,6 @@
 space, its reduced loss and gradient against the full-weight reference, the generic path against
 the generated kernels, GD on the full weights against the solved flow, and the refusals."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -168,28 +165,6 @@ def test_a_member_round_trips_through_save(tmp_path):
     np.testing.assert_allclose(back.theta, r.theta, rtol=0, atol=0)
 
 
-FAMILY = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "paper" / "family.json").read_text())
-ROWS = [next(r for r in FAMILY["rows"] if r["question"] == q and r["which"] == "all" and r["N"] == min(
-    x["N"] for x in FAMILY["rows"] if x["question"] == q)) for q in sorted({r["question"] for r in FAMILY["rows"]})]
-
-
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['question']}-N{r['N']}")
-def test_family_benchmark_row_is_reproduced(row):
-    """Re-solve the smallest every-parameter row of each question of the committed benchmark: the
-    head's Definition-1 times and T_loss within 1e-6 relative (same method and tolerances; what is
-    compared is the solve today against the recorded one, so a change of the flow shows)."""
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "paper"))
-    from family import QUESTIONS, T_LIMIT_PER_N2
-    opts, query, _ = QUESTIONS[row["question"]]
-    r = gf.solve(row["N"], system="paper", query=query, **opts, t_limit=T_LIMIT_PER_N2 * row["N"] ** 2)
-    assert r.status == row["status"]
-    for name, t in row["t_p"].items():
-        got = r.emergence["t_p"][name]["0.5"]
-        assert (t is None and not np.isfinite(got)) or got == pytest.approx(t, rel=1e-6)
-    assert r.emergence["T_loss"] == pytest.approx(row["T_loss"], rel=1e-6)
-
-
 def test_a_flow_that_runs_off_to_infinity_ends_as_not_emerged():
     """Cross-entropy with every pseudo-parameter free and the uniform query: the flow drives the
     read-out to infinity (the elimination circuit, derivations/paper/family.md §5) and never reaches
@@ -199,3 +174,32 @@ def test_a_flow_that_runs_off_to_infinity_ends_as_not_emerged():
     r = gf.solve(3, system="paper", loss="ce", query="uniform")
     assert r.status == "not_emerged" and "runs off to infinity" in r.message
     assert 0 < r.loss[-1] < 1e-100 and np.all(np.diff(r.loss) <= 1e-12 * r.loss[:-1])
+
+
+def test_masks_reach_what_they_say():
+    """The reference's masks themselves: strictly causal layer 1 leaves the first token without a
+    key (its row is 0) and the query reads the 2N tokens before it; mask "self" gives the first
+    token itself (weight 1) and the query 2N + 1 keys, its own row included with positive weight."""
+    N, D = 3, 8
+    E, Y, _ = Setting(N).batch(D)
+    W = ref.weights(np.random.default_rng(0).normal(size=19), D)
+    strict, self_ = ref.forward(W, E, "strict"), ref.forward(W, E, "self")
+    assert np.all(strict["A1"][:, 0] == 0) and strict["A2"].shape[1] == 2 * N
+    assert np.all(self_["A1"][:, 0, 0] == 1.0) and self_["A2"].shape[1] == 2 * N + 1
+    assert np.all(self_["A2"][:, -1] > 0) and np.all(np.diagonal(self_["A1"], axis1=1, axis2=2) > 0)
+
+
+@pytest.mark.parametrize("N,B,query", [(6, 1, "last"), (6, 3, "last"), (6, 6, "last"), (5, 2, "uniform"), (5, 1, "uniform")])
+def test_burst_placements_are_every_subset_once(N, B, query):
+    """Query last: the last pair and every (B − 1)-subset of the first N − 1, once each (C(N − 1, B − 1));
+    uniform: every B-subset of the N pairs (C(N, B); B = 1: each pair as the query). Each canonical
+    sequence carries the query's item exactly B times, and its target is that item's label."""
+    from math import comb
+    s = Setting(N, query, burst=B)
+    rows = s.placements()
+    assert len(rows) == len({r[0] for r in rows}) == (comb(N - 1, B - 1) if query == "last" else comb(N, B))
+    assert all(len(P) == B and q in P and (query != "last" or P[-1] == N - 1) for P, q in rows)
+    E, Y, target = s.batch(2 * N + 2)
+    for b, (P, q) in enumerate(rows):
+        items = E[b, 0:-1:2, :2 * N + 2].argmax(axis=1)
+        assert np.sum(items == q) == B and np.argmax(Y[b]) == N + q and target[b] == 2 * q + 1
