@@ -19,7 +19,7 @@ POLL = 0.05
 def notice(label: str, after: float | None = None, condition=None):
     """Around a step that can take seconds: once it has taken ``after`` seconds (default
     SAY_AFTER) and ``condition()`` holds (default: always), print ``gradflow: {label} ...`` to
-    stderr, and at the end how long it took. Yields a function that tells whether it was said."""
+    stderr, and at the end how long it took."""
     wait = SAY_AFTER if after is None else after
     start = time.perf_counter()
     said, finished = threading.Event(), threading.Event()
@@ -33,7 +33,7 @@ def notice(label: str, after: float | None = None, condition=None):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        yield said.is_set
+        yield
     finally:
         finished.set()
         watcher.join()

@@ -96,8 +96,7 @@ class PaperSystem(System):
                      else "exact")
         self.task = {"N": self.N, "query": self.query, "D": self.D}
         self._sums_given = sizes["sums"]
-        self._index = self.setting.indices()
-        self.names = tuple(NAMES[k] for k in self._index)
+        self.names = tuple(NAMES[k] for k in self.setting.indices())
         self.head = (self.setting.previous_token, "beta2", "gamma3")
         if not self.setting.paper:
             self.derivation = ""
@@ -134,14 +133,14 @@ class PaperSystem(System):
 
     def loss(self, theta) -> float:
         if not self.setting.paper:
-            return self.loss_and_grad(theta)[0]
+            from . import generic
+            return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss(theta, self.N, self.query, self.sums)
 
     def loss_and_grad(self, theta, free=None):
         if not self.setting.paper:
             from . import generic
-            value, g = generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
-            return value, g
+            return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss_and_grad(theta, self.N, self.query, free, self.sums)
 
     def jacobian_pays(self) -> bool:

@@ -738,21 +738,18 @@ def loss19q_jac(phi, N, q, nodes, weights, pstart, S, grad):
     for i in range(n):
         j = nodes[i]
         eq, after, c, a, b, sx, sy = _key_val(j, q, phi, inv, rm1, e3, e0)
-        exs[i] = math.exp(sx - top)
-        eys[i] = math.exp(sy - top)
-        Z += weights[i] * (exs[i] + eys[i])
+        ex = math.exp(sx - top)
+        ey = math.exp(sy - top)
+        exs[i] = ex
+        eys[i] = ey
+        Z += weights[i] * (ex + ey)
+        fv[i] = b*ey + c*ex
     Fafter = 0.0
     part = 0.0
     Zbar = 0.0
     for p in range(npanel - 1, -1, -1):
         s0 = pstart[p]
         s1 = pstart[p + 1]
-        for i in range(s0, s1):
-            j = nodes[i]
-            eq, after, c, a, b, sx, sy = _key_val(j, q, phi, inv, rm1, e3, e0)
-            ex = exs[i]
-            ey = eys[i]
-            fv[i] = b*ey + c*ex
         for i in range(s0, s1):
             j = nodes[i]
             eq, after, c, a, b, sx, sy = _key_val(j, q, phi, inv, rm1, e3, e0)
@@ -915,34 +912,31 @@ def loss19q_hess(phi, N, q, nodes, weights, pstart, S, grad, hess):
         axpy(dZ, zc2, dsy, 8)
         axpy2(ddZ, zc2, ddsy, 8)
         quad2(ddZ, zc3, 0.0, zc4, dsx, dsy, 8)
+        f0 = -top
+        f1 = math.exp(f0 + sy)
+        f2 = b*f1
+        f3 = c*math.exp(f0 + sx)
+        fc0 = f2 + f3
+        fc1 = f3
+        fc2 = f2
+        fc3 = f1
+        fc4 = f3
+        fc5 = f2
+        fc6 = f1
+        fv[i] += fc0
+        axpy(dfv[i], fc1, dsx, 8)
+        axpy2(ddfv[i], fc1, ddsx, 8)
+        axpy(dfv[i], fc2, dsy, 8)
+        axpy2(ddfv[i], fc2, ddsy, 8)
+        dfv[i][1] += fc3 * db
+        ddfv[i][1, 1] += fc3 * ddb
+        cross(ddfv[i], fc6 * db, dsy, 1, 8)
+        quad2(ddfv[i], fc4, 0.0, fc5, dsx, dsy, 8)
     Fa = 0.0
     part = 0.0
     for p in range(npanel - 1, -1, -1):
         s0 = pstart[p]
         s1 = pstart[p + 1]
-        for i in range(s0, s1):
-            j = nodes[i]
-            eq, after, c, a, b, sx, sy, da, dda, db, ddb = _key_hess(j, q, phi, inv, rm1, e3, e0, dsx, dsy, ddsx, ddsy)
-            f0 = -top
-            f1 = math.exp(f0 + sy)
-            f2 = b*f1
-            f3 = c*math.exp(f0 + sx)
-            fc0 = f2 + f3
-            fc1 = f3
-            fc2 = f2
-            fc3 = f1
-            fc4 = f3
-            fc5 = f2
-            fc6 = f1
-            fv[i] += fc0
-            axpy(dfv[i], fc1, dsx, 8)
-            axpy2(ddfv[i], fc1, ddsx, 8)
-            axpy(dfv[i], fc2, dsy, 8)
-            axpy2(ddfv[i], fc2, ddsy, 8)
-            dfv[i][1] += fc3 * db
-            ddfv[i][1, 1] += fc3 * ddb
-            cross(ddfv[i], fc6 * db, dsy, 1, 8)
-            quad2(ddfv[i], fc4, 0.0, fc5, dsx, dsy, 8)
         for i in range(s0, s1):
             j = nodes[i]
             eq, after, c, a, b, sx, sy, da, dda, db, ddb = _key_hess(j, q, phi, inv, rm1, e3, e0, dsx, dsy, ddsx, ddsy)

@@ -259,6 +259,17 @@ def gradient_source() -> str:
 WQ = sp.Symbol("wq", positive=True)
 
 
+def _outdent(line: str) -> str:
+    """A loop-body line of the per-query kernels (12 spaces) for a loop at the kernel's top (8)."""
+    return line.replace("            ", "        ", 1)
+
+
+def _node_top_sweep() -> list[str]:
+    """The rule kernels' first sweep: the largest score over the nodes, the softmax shift ``top``."""
+    return ["    top = -math.inf", "    for i in range(n):", "        j = nodes[i]", _outdent(KEY_VAL),
+            "        top = max(top, sx, sy)"]
+
+
 def quadrature_source() -> str:
     """``loss19q_jac(phi, N, q, nodes, weights, pstart, S, grad)``: 𝓛 and ∇𝓛 for one query q with
     the sums over keys replaced by a rule (:mod:`gradflow.systems.paper.quadrature`): the keys are
@@ -272,15 +283,14 @@ def quadrature_source() -> str:
                                                      "(nodes, weights, pstart, S).")
     L += [f"    dsx = np.zeros({n})", f"    dsy = np.zeros({n})", "    n = nodes.shape[0]",
           "    npanel = pstart.shape[0] - 1", "    exs = np.empty(n)", "    eys = np.empty(n)", "    fv = np.empty(n)",
-          "    sxbar = np.empty(n)", "    sybar = np.empty(n)", "    Fbar = np.empty(n)", "    top = -math.inf",
-          "    for i in range(n):", "        j = nodes[i]", KEY_VAL.replace("            ", "        ", 1),
-          "        top = max(top, sx, sy)", "    Z = 0.0", "    for i in range(n):", "        j = nodes[i]",
-          KEY_VAL.replace("            ", "        ", 1), "        exs[i] = math.exp(sx - top)",
-          "        eys[i] = math.exp(sy - top)", "        Z += weights[i] * (exs[i] + eys[i])",
+          "    sxbar = np.empty(n)", "    sybar = np.empty(n)", "    Fbar = np.empty(n)"]
+    L += _node_top_sweep()
+    # Z, keeping E = e^{s − top} and f of every node (f needs no F: the panels below read it)
+    L += ["    Z = 0.0", "    for i in range(n):", "        j = nodes[i]", _outdent(KEY_VAL),
+          "        ex = math.exp(sx - top)", "        ey = math.exp(sy - top)", "        exs[i] = ex", "        eys[i] = ey",
+          "        Z += weights[i] * (ex + ey)", f"        fv[i] = {code(s['f'].subs(stored))}",
           "    Fafter = 0.0", "    part = 0.0", "    Zbar = 0.0", "    for p in range(npanel - 1, -1, -1):",
           "        s0 = pstart[p]", "        s1 = pstart[p + 1]", "        for i in range(s0, s1):",
-          "            j = nodes[i]", KEY_VAL, "            ex = exs[i]", "            ey = eys[i]",
-          f"            fv[i] = {code(s['f'].subs(stored))}", "        for i in range(s0, s1):",
           "            j = nodes[i]", KEY_VAL,
           "            ex = exs[i]", "            ey = eys[i]", "            wq = weights[i]", "            F = Fafter",
           "            for l in range(s0, s1):", "                F += S[i, l - s0] * fv[l]"]
@@ -307,8 +317,9 @@ def quadrature_source() -> str:
 def quadrature_hessian_source() -> str:
     """``loss19q_hess(phi, N, q, nodes, weights, pstart, S, grad, hess)``: 𝓛, ∇𝓛 and ∇²𝓛 with the
     key sums by the rule (as :func:`quadrature_source`), by forward mode as :func:`kernel_source`:
-    each panel's f_l with their derivatives first, then F at node i = F_after + Σ_l S[i, l] f_l
-    (value and derivatives), σ_i weighted by w_i, then the panel's weighted f joins F_after."""
+    every node's f with its derivatives in the sweep that sums Z, then per panel F at node i =
+    F_after + Σ_l S[i, l] f_l (value and derivatives), σ_i weighted by w_i, then the panel's
+    weighted f joins F_after."""
     s = summands()
     prims = primitives()
     n, m = len(PHI), dense_support()
@@ -322,15 +333,14 @@ def quadrature_hessian_source() -> str:
     L += [f"    dd{x} = np.zeros(({n}, {n}))" for x in ("sx", "sy", "Z", "F", "Fa")]
     L += _layer1_derivatives(inv, "hess", 4) + _layer1_derivatives(rm1, "hess", 4)
     L += ["    n = nodes.shape[0]", "    npanel = pstart.shape[0] - 1", "    fv = np.zeros(n)",
-          f"    dfv = np.zeros((n, {n}))", f"    ddfv = np.zeros((n, {n}, {n}))", "    top = -math.inf",
-          "    for i in range(n):", "        j = nodes[i]", KEY_VAL.replace("            ", "        ", 1),
-          "        top = max(top, sx, sy)", "    Z = 0.0", "    for i in range(n):", "        j = nodes[i]",
-          key.replace("            ", "        ", 1), "        wq = weights[i]"]
+          f"    dfv = np.zeros((n, {n}))", f"    ddfv = np.zeros((n, {n}, {n}))"]
+    L += _node_top_sweep()
+    # Z and every node's f with their derivatives (f needs no F: the panels below read it)
+    L += ["    Z = 0.0", "    for i in range(n):", "        j = nodes[i]", _outdent(key), "        wq = weights[i]"]
     L += forward(WQ * s["zeta"], "hess", prims, "Z", "dZ", "ddZ", "z", 8)
+    L += forward(s["f"], "hess", prims, "fv[i]", "dfv[i]", "ddfv[i]", "f", 8)
     L += ["    Fa = 0.0", "    part = 0.0", "    for p in range(npanel - 1, -1, -1):", "        s0 = pstart[p]",
-          "        s1 = pstart[p + 1]", "        for i in range(s0, s1):", "            j = nodes[i]", key]
-    L += forward(s["f"], "hess", prims, "fv[i]", "dfv[i]", "ddfv[i]", "f", 12)
-    L += ["        for i in range(s0, s1):", "            j = nodes[i]", key, "            wq = weights[i]",
+          "        s1 = pstart[p + 1]", "        for i in range(s0, s1):", "            j = nodes[i]", key, "            wq = weights[i]",
           "            F = Fa", "            dF[:] = dFa", "            ddF[:] = ddFa", "            for l in range(s0, s1):",
           "                w_il = S[i, l - s0]", "                if w_il != 0.0:", "                    F += w_il * fv[l]",
           f"                    axpy(dF, w_il, dfv[l], {m})", f"                    axpy2(ddF, w_il, ddfv[l], {m})"]

@@ -26,16 +26,29 @@ from .setting import Setting
 
 @lru_cache(maxsize=8)
 def _batch(setting: Setting, D: int):
+    """The setting's canonical sequences (E read-only, Y, targets) and its pseudo-parameters'
+    indices among the 19, built once per (setting, D)."""
     E, Y, target = setting.batch(D)
     E.setflags(write=False)
-    return E, Y, target
+    return E, Y, target, setting.indices()
+
+
+def _weights(theta, setting: Setting, D: int):
+    E, Y, target, idx = _batch(setting, D)
+    full = np.zeros(19, dtype=np.result_type(np.asarray(theta).dtype, float))
+    full[idx] = theta
+    return ref.weights(full, D), E, Y, target, idx
+
+
+def loss(theta, setting: Setting, D: int) -> float:
+    """𝓛 on the setting's pseudo-parameters: the forward pass alone."""
+    W, E, Y, target, _ = _weights(theta, setting, D)
+    per = ref.readout_loss(ref.forward(W, E, setting.mask)["y"], E, Y, setting.loss, target)[0]
+    return float(np.full(len(per), 1.0 / len(per)) @ per)          # the mean as ref.loss_and_grad takes it
 
 
 def loss_and_grad(theta, setting: Setting, D: int):
     """(𝓛, ∂𝓛/∂θ) on the setting's pseudo-parameters (θ in the order of ``setting.indices()``)."""
-    idx = setting.indices()
-    full = np.zeros(19, dtype=np.result_type(np.asarray(theta).dtype, float))
-    full[idx] = theta
-    E, Y, target = _batch(setting, D)
-    value, g = ref.loss_and_grad(ref.weights(full, D), E, Y, mask=setting.mask, loss=setting.loss, target=target)
+    W, E, Y, target, idx = _weights(theta, setting, D)
+    value, g = ref.loss_and_grad(W, E, Y, mask=setting.mask, loss=setting.loss, target=target)
     return value, ref.basis_inner(g, D)[idx]

@@ -103,14 +103,20 @@ def _check_sums(query: str, sums: str) -> None:
                          "query: its sums are taken exactly)")
 
 
+def _rule(N: int) -> tuple:
+    """The arguments the quadrature kernels take after φ: N, the query (the last) and the rule of
+    :mod:`.quadrature` (nodes, weights, panel starts, suffix weights)."""
+    from .quadrature import rule
+    r = rule(int(N))
+    return int(N), int(N), r.nodes, r.weights, r.pstart, r.S
+
+
 def _quadrature(theta, N: int):
     """(𝓛, ∇_θ𝓛) with the key sums by the rule of :mod:`.quadrature` (query last)."""
-    from .quadrature import rule
     kernels, eff = _effective()
-    r = rule(int(N))
     g = np.zeros(eff.n)
     with _compile.first_call("the paper quadrature kernel"):
-        value = kernels.loss19q_jac(eff.phi(theta), int(N), int(N), r.nodes, r.weights, r.pstart, r.S, g)
+        value = kernels.loss19q_jac(eff.phi(theta), *_rule(N), g)
     return float(value), eff.grad(g)
 
 
@@ -208,11 +214,9 @@ def hessian(theta, N: int, query: str = "last", free=None, sums: str = "exact") 
                 kernels.uniform3_hess(head, int(N), np.zeros(3), h3)
         full[np.ix_(HEAD_INDEX, HEAD_INDEX)] = h3
     elif sums == "quadrature":
-        from .quadrature import rule
-        r = rule(int(N))
         g, h = np.zeros(eff.n), np.zeros((eff.n, eff.n))
         with _compile.first_call("the paper quadrature Hessian kernel"):
-            kernels.loss19q_hess(eff.phi(theta), int(N), int(N), r.nodes, r.weights, r.pstart, r.S, g, h)
+            kernels.loss19q_hess(eff.phi(theta), *_rule(N), g, h)
         full = eff.hess(h)
     else:
         _check_uniform_size(N, query)

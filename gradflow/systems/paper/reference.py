@@ -79,20 +79,11 @@ def project(W, D: int, kinds=("I", "M")):
 
 def canonical(N: int, D: int, q):
     """Canonical sequences (B = len(q), T = 2N + 1, 2D) and targets (B, D): x_k = e_k,
-    y_k = e_{N+k} (contents), p_k = e_{2k−1}, M p_k = e_{2k} (positions; 1-based)."""
-    q = np.atleast_1d(q)
-    T = 2 * N + 1
-    E = np.zeros((len(q), T, 2 * D))
-    for k in range(N):
-        E[:, 2 * k, k] = 1.0                              # item x_{k+1}, content
-        E[:, 2 * k, D + 2 * k] = 1.0                      # at p_{k+1}
-        E[:, 2 * k + 1, N + k] = 1.0                      # label y_{k+1}
-        E[:, 2 * k + 1, D + 2 * k + 1] = 1.0              # at M p_{k+1}
-    rows = np.arange(len(q))
-    E[rows, -1, q - 1] = 1.0                              # query content x_q
-    E[:, -1, D + 2 * N] = 1.0                             # fresh position p_{N+1}
-    Y = np.zeros((len(q), D))
-    Y[rows, N + q - 1] = 1.0
+    y_k = e_{N+k} (contents), p_k = e_{2k−1}, M p_k = e_{2k} (positions; 1-based): the paper
+    setting's sequences (:meth:`.setting.Setting.sequences`) for the 1-based queries ``q``."""
+    from .setting import Setting
+    rows = [((k - 1,), k - 1) for k in np.atleast_1d(q)]
+    E, Y, _ = Setting(N).sequences(D, rows)
     return E, Y
 
 
@@ -149,7 +140,7 @@ def forward(W, E, mask: str = "strict") -> dict:
     return {"A1": A1, "H1": H1, "U": U, "qW": qW, "A2": A2, "z": z, "y": z @ W3.T}
 
 
-def _readout_loss(yhat, E, Y, loss: str, target):
+def readout_loss(yhat, E, Y, loss: str, target):
     """Per-sequence losses and ∂/∂ŷ: ½‖ŷ − y‖², or (``loss="ce"``) −log softmax of the logits
     ⟨ŷ, c⟩ over the 2N content vectors of the sequence (its items and labels) at ``target``."""
     if loss == "mse":
@@ -175,7 +166,7 @@ def _readout_loss(yhat, E, Y, loss: str, target):
 
 def loss_and_grad(W, E, Y, weights_=None, mask: str = "strict", loss: str = "mse", target=None):
     """Weighted mean of the per-sequence loss over the batch (½‖ŷ − y‖², or cross-entropy over the
-    sequence's contents at ``target``: :func:`_readout_loss`) and its gradient (gW1, gW2, gW3).
+    sequence's contents at ``target``: :func:`readout_loss`) and its gradient (gW1, gW2, gW3).
     Every operation is analytic, so complex weights carry a complex step through loss and
     gradient alike."""
     W1, W2, W3 = W
@@ -184,7 +175,7 @@ def loss_and_grad(W, E, Y, weights_=None, mask: str = "strict", loss: str = "mse
     w = np.full(B, 1.0 / B) if weights_ is None else np.asarray(weights_, float)
     f = forward(W, E, mask)
     A1, H1, U, qW, A2, z, yhat = (f[k] for k in ("A1", "H1", "U", "qW", "A2", "z", "y"))
-    per, dyhat = _readout_loss(yhat, E, Y, loss, target)
+    per, dyhat = readout_loss(yhat, E, Y, loss, target)
     value = w @ per
     value = value if np.iscomplexobj(value) else float(value)
     dy = dyhat * w[:, None]
@@ -204,7 +195,6 @@ def loss_and_grad(W, E, Y, weights_=None, mask: str = "strict", loss: str = "mse
     dH1[:, -1] += dH1_T
     dA1 = np.einsum("btk,buk->btu", dH1, E)
     dS1 = A1 * (dA1 - np.sum(A1 * dA1, axis=2, keepdims=True))
-    twoD = E.shape[2]
     gW1 = E.reshape(-1, twoD).T @ (dS1 @ E).reshape(-1, twoD)
     return value, (gW1, gW2, gW3)
 

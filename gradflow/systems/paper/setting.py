@@ -111,13 +111,17 @@ class Setting:
         return [(P, P[-1]) for P in itertools.combinations(range(N), B)]
 
     def batch(self, D: int):
-        """The canonical sequences of the population: (E (n, 2N + 1, 2D), targets Y (n, D), the index
-        of the target label among the 2N content tokens (n,)). Pair k has item e_{c(k)} and label
-        e_{N + c(k)} with c(k) = k, except that the pairs of a placement all carry the query's item
-        c = its pair index q. Positions: rotated labels: item at e_{2k}, label at e_{2k+1}, query at
+        """The canonical sequences of the population (:meth:`sequences` of every placement)."""
+        return self.sequences(D, self.placements())
+
+    def sequences(self, D: int, rows):
+        """The canonical sequences of the placements ``rows`` ((pairs holding the query's item,
+        the query's pair), 0-based): (E (n, 2N + 1, 2D), targets Y (n, D), the index of the target
+        label among the 2N content tokens (n,)). Pair k has item e_{c(k)} and label e_{N + c(k)}
+        with c(k) = k, except that the pairs of a placement all carry the query's item c = its
+        pair index q. Positions: rotated labels: item at e_{2k}, label at e_{2k+1}, query at
         e_{2N}; same: item and label at e_k, query at e_N (0-based)."""
         N = self.N
-        rows = self.placements()
         T = 2 * N + 1
         E = np.zeros((len(rows), T, 2 * D))
         Y = np.zeros((len(rows), D))
