@@ -7,6 +7,8 @@ The core (a system-independent solver, emergence criteria, Result, plot, CLI, co
     Result                           trajectory, emergence times, order, stats; save/load/plot
     LossBelow, ParamReaches, Crosses emergence criteria (gradflow.criteria)
     System, available(), register()  the system contract and registry (gradflow.system)
+    optimizers                       training rules as flows: solve(..., optimizer="gd" | "momentum" |
+                                     "adam" | "sign" | optimizers.Adam(lr=..., eps=...)), t = lr × steps
 
 Systems (one subpackage each under gradflow.systems, imported on first use):
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 
+from . import optimizers
 from .criteria import Crosses, LossBelow, ParamReaches
 from .result import Result
 from .solver import METHODS, solve
@@ -48,5 +51,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'gradflow' has no attribute {name!r}")
 
 
-__all__ = ["solve", "sweep", "Result", "METHODS", "LossBelow", "ParamReaches", "Crosses", "System",
+__all__ = ["solve", "sweep", "Result", "METHODS", "optimizers", "LossBelow", "ParamReaches", "Crosses", "System",
            "available", "register", *_TOKENS]

@@ -96,7 +96,8 @@ def _examples(cls) -> tuple:
 #: solver options shared by solve and sweep: (flag, dest, type for solve, help); a sweep takes a
 #: comma-separated list of values for each
 _SOLVER_OPTIONS = (
-    ("--method", "method", str, "SciPy integrator: LSODA, RK45, DOP853, Radau or BDF"),
+    ("--method", "method", str, "SciPy integrator: LSODA, RK45, DOP853, Radau or BDF (default: LSODA; Radau for an "
+                                "optimizer with state, momentum or adam)"),
     ("--rtol", "rtol", float, "relative tolerance of the integrator"),
     ("--atol", "atol", float, "absolute tolerance of the integrator"),
     ("--coords", "coords", str, "auto: vanishing parameters (System.log_params) integrated as ln|θ|; linear: θ as it is"),
@@ -125,6 +126,16 @@ def _add_solver_args(p, cls, defaults, sweep: bool):
         p.add_argument("--theta0", type=_assignments, default=None,
                        help=f"start, as NAME=VALUE pairs, e.g. {theta0_example} (the rest at the system's start: "
                             "0 for paper and tokens, the authors' initialisation for markov)")
+    from .optimizers import OPTIMIZERS
+    if sweep:
+        p.add_argument("--optimizer", default=None, help=f"optimizers, e.g. gd,adam (of {', '.join(OPTIMIZERS)}; "
+                                                         "default: gd)")
+    else:
+        p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="gd",
+                       help="the training rule whose flow is solved (t = learning rate × steps)")
+    p.add_argument("--hyper", type=_assignments, default=None,
+                   help="the optimizer's hyperparameters as NAME=VALUE pairs, e.g. lr=1e-3,eps=1e-8 (momentum: lr, "
+                        "momentum; adam: lr, beta1, beta2, eps; sign: eps)")
     for flag, dest, kind, text in _SOLVER_OPTIONS:
         if sweep:
             p.add_argument(flag, dest=dest, default=None, help=f"{text}: values a,b,c (default: solve's)")
@@ -164,6 +175,22 @@ def _assignments(text):
     return out
 
 
+def _optimizers(names, hyper: dict) -> list:
+    """A sweep's optimizers: each name with the ``--hyper`` values it takes (a value no listed
+    optimizer takes is an error)."""
+    from .optimizers import OPTIMIZERS, make
+    out, used = [], set()
+    for name in names:
+        make(name)                                               # an unknown name: ValueError listing them
+        mine = {k: v for k, v in hyper.items() if k in OPTIMIZERS[name].hyper}
+        used |= set(mine)
+        out.append({"name": name, **mine} if mine else name)
+    unused = sorted(set(hyper) - used)
+    if unused:
+        raise ValueError(f"--hyper {unused[0]} is taken by none of the optimizers {', '.join(map(str, names))}")
+    return out
+
+
 def _params(text):
     if ";" in text:
         raise argparse.ArgumentTypeError("separate parameter sets by repeating --params (one comma-separated set "
@@ -184,6 +211,7 @@ def _cmd_solve(args, cls):
     theta0 = _theta0(sys_, args.theta0)
     try:
         result = solve(system=sys_, flow=args.flow, params=args.params, theta0=theta0, progress=not args.quiet,
+                       optimizer={"name": args.optimizer, **(args.hyper or {})},
                        threads=args.threads, **{dest: getattr(args, dest) for _, dest, _, _ in _SOLVER_OPTIONS})
     except Interrupted as stop:
         r = stop.result
@@ -245,6 +273,8 @@ def _cmd_sweep(args, cls):
     for name in ["flow"] + [dest for _, dest, _, _ in _SOLVER_OPTIONS]:
         if getattr(args, name) is not None:
             grid[name] = sw.parse_values(getattr(args, name))
+    if args.optimizer or args.hyper:
+        grid["optimizer"] = _optimizers(sw.parse_values(args.optimizer or "gd"), args.hyper or {})
     if args.params:
         grid["params"] = [tuple(p) for p in args.params]
     if args.theta0:

@@ -154,6 +154,24 @@ class Flow:
         out[self.idx] = dy
         return out
 
+    #: gradient flow never raises 𝓛 (the solver ends a solve whose loss rises)
+    monotone = True
+
+    def atol(self, atol: float):
+        """The integrator's absolute tolerance (one number: y is θ's own coordinates)."""
+        return atol
+
+    def state(self, y) -> np.ndarray:
+        """The optimizer's state at ``y``: none for gradient descent."""
+        return np.zeros(0)
+
+    def state_names(self) -> tuple:
+        return ()
+
+    def velocity_at(self, t, y) -> np.ndarray:
+        """dθ/dt of the full vector at (t, y) (gradient flow is autonomous: t is not used)."""
+        return self.velocity(y)
+
     @property
     def jac(self):
         """The analytic Jacobian, or None when the system has no Hessian or it does not pay at
@@ -164,3 +182,120 @@ class Flow:
     def _jac(self, t, y) -> np.ndarray:
         H = self.system.hessian(self.full(y), free=self.free)[np.ix_(self.idx, self.idx)]
         return -H if self.M is None else -(self.M @ H)
+
+
+class OptimizerFlow(Flow):
+    """The flow of an optimizer with state (:mod:`gradflow.optimizers`): y = (θ_S, state), the
+    state state-major (all of its first variable over S, then the next). θ is integrated as it is
+    (no log coordinates: under momentum or Adam a parameter can change sign, and Adam moves a
+    vanishing one at unit speed).
+
+    The update gradient h the optimizer sees: on the θ-flow h = ∇_S𝓛 (the parameters taken as
+    the weights); on the weight flow, for a linear rule (GD, momentum) h = (G_SS)⁻¹∇_S𝓛, the
+    weights' gradient in the parameters' coordinates, and for an elementwise rule (Adam, sign)
+    h_k = ∂𝓛/∂θ_k / (count_k scale_k), the gradient of each of parameter k's weight entries,
+    with dθ_k/dt = (the rule's step)/scale_k (:meth:`gradflow.System.elementwise`; exact when the
+    supports are disjoint, derivations/optimizers.md)."""
+
+    def __init__(self, system: System, optimizer, flow: str = "theta", params=None, theta0=None, log_abs0=None):
+        super().__init__(system, flow, params, theta0, "linear", log_abs0)
+        self.optimizer = optimizer
+        self.n = len(self.idx)
+        self.count = self.scale = None
+        if optimizer.elementwise:
+            layout = system.elementwise()
+            if isinstance(layout, str):
+                raise ValueError(f"optimizer {optimizer.name!r} is refused for this system: {layout}")
+            if flow == "weights":
+                count, scale = (np.asarray(a, dtype=np.float64)[self.idx] for a in layout)
+                self.count, self.scale, self.M = count, scale, None
+        self._h0 = None
+
+    @property
+    def h0(self) -> np.ndarray:
+        """The update gradient at θ0 (evaluated once, when the start or the tolerances need it)."""
+        if self._h0 is None:
+            _, g0 = self.system.loss_and_grad(self.theta0, free=self.free)
+            self._h0 = self._update_gradient(g0[self.idx])
+        return self._h0
+
+    def _update_gradient(self, g):
+        if self.count is not None:
+            return g / (self.count * self.scale)
+        return g if self.M is None else self.M @ g
+
+    @property
+    def y0(self) -> np.ndarray:
+        return np.concatenate([self.theta0[self.idx], self.optimizer.initial_state(self.h0)])
+
+    @property
+    def monotone(self) -> bool:
+        return self.optimizer.monotone
+
+    def atol(self, atol: float):
+        """The integrator's absolute tolerance per entry of y: ``atol`` for θ, ``atol`` times the
+        optimizer's state scale for its state."""
+        return np.concatenate([np.full(self.n, atol), atol * self.optimizer.state_scale(self.h0)])
+
+    def full(self, y) -> np.ndarray:
+        return super().full(np.asarray(y)[: self.n])
+
+    def log_abs(self, y) -> np.ndarray:
+        return super().log_abs(np.asarray(y)[: self.n])
+
+    def state(self, y) -> np.ndarray:
+        """The optimizer's state at ``y``."""
+        return np.asarray(y)[self.n:]
+
+    def state_names(self) -> tuple:
+        """``"m[beta2]"`` … for every entry of the state, in y's order."""
+        return tuple(f"{s}[{p}]" for s in self.optimizer.state for p in self.params)
+
+    def rhs(self, t, y) -> np.ndarray:
+        theta = self.full(y)
+        value, g = self.system.loss_and_grad(theta, free=self.free)
+        self._last = (np.array(y, copy=True), value)
+        step, dstate = self.optimizer.rhs(t, self._update_gradient(g[self.idx]), self.state(y))
+        if self.scale is not None:
+            step = step / self.scale
+        return np.concatenate([step, dstate])
+
+    def velocity_at(self, t, y) -> np.ndarray:
+        """dθ/dt of the full vector at (t, y)."""
+        out = np.zeros(len(self.theta0))
+        out[self.idx] = self.rhs(t, y)[: self.n]
+        return out
+
+    def velocity(self, y, dy=None) -> np.ndarray:
+        raise TypeError("an optimizer's velocity depends on t and its state: use velocity_at(t, y)")
+
+    @property
+    def jac(self):
+        """The analytic Jacobian where the optimizer gives its partials and the system its Hessian
+        (:meth:`gradflow.System.jacobian_pays` aside: a state's fast relaxation makes the flow stiff
+        at every size), else None (the integrator differences the right-hand side)."""
+        if self.optimizer.partials is None or self.system.hessian is None:
+            return None
+        return self._jac
+
+    def _jac(self, t, y) -> np.ndarray:
+        theta = self.full(y)
+        _, g = self.system.loss_and_grad(theta, free=self.free)
+        h = self._update_gradient(g[self.idx])
+        H = self.system.hessian(theta, free=self.free)[np.ix_(self.idx, self.idx)]
+        dh = (H / (self.count * self.scale)[:, None] if self.count is not None
+              else H if self.M is None else self.M @ H)
+        s_h, s_s, f_h, f_s = self.optimizer.partials(t, h, self.state(y))
+        top = np.hstack([s_h @ dh, s_s])
+        if self.scale is not None:
+            top = top / self.scale[:, None]
+        return np.vstack([top, np.hstack([f_h @ dh, f_s])])
+
+
+def make_flow(system: System, optimizer, flow: str = "theta", params=None, theta0=None, coords: str = "auto",
+              log_abs0=None) -> Flow:
+    """The flow of ``optimizer`` (:func:`gradflow.optimizers.make`'s result): :class:`Flow` for
+    gradient descent (today's flows, log coordinates included), :class:`OptimizerFlow` else."""
+    if optimizer.name == "gd":
+        return Flow(system, flow, params, theta0, coords, log_abs0)
+    return OptimizerFlow(system, optimizer, flow, params, theta0, log_abs0)

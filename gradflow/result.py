@@ -25,7 +25,9 @@ class Result:
     ``emergence`` (``{key: time, "t_p": {param: {level: time}}}``, NaN for events that did not
     happen; see :mod:`gradflow.criteria`), ``order`` (the system's head sorted by
     ``t_p(order_level)``; those that never reach it are left out), ``stats`` (solver statistics
-    and wall time), ``status`` ("emerged", "t_max", "not_emerged", "stationary", "failed",
+    and wall time), ``optimizer`` (None for gradient descent, else the optimizer's spec dict,
+    :mod:`gradflow.optimizers`) with ``state`` (n_t × len(state_names), its state at each step,
+    e.g. ``"m[beta2]"``: :meth:`state_of`), ``status`` ("emerged", "t_max", "not_emerged", "stationary", "failed",
     "max_steps" or "interrupted") and ``message``. ``log_params``: the parameters integrated as ln|θ_i|
     (:mod:`gradflow.flows`); their ln|θ_i| is kept exactly, also where θ_i underflows to 0:
     :meth:`log_abs`.
@@ -47,6 +49,9 @@ class Result:
     _derivative: object = field(default=None, repr=False)
     _loss: np.ndarray | None = field(default=None, repr=False)
     _log_abs: np.ndarray | None = field(default=None, repr=False)
+    optimizer: dict | None = None
+    state: np.ndarray | None = field(default=None, repr=False)
+    state_names: tuple = ()
 
     @property
     def names(self) -> tuple:
@@ -69,7 +74,8 @@ class Result:
     def dtheta(self) -> np.ndarray:
         """dθ/dt at each step; evaluated on first use where the solver did not keep it."""
         if self._dtheta is None:
-            self._dtheta = np.array([self._derivative(th) for th in self.theta]).reshape(self.theta.shape)
+            self._dtheta = np.array([self._derivative(k, th) for k, th in enumerate(self.theta)]
+                                    ).reshape(self.theta.shape)
         return self._dtheta
 
     @property
@@ -86,6 +92,21 @@ class Result:
         if name not in self.names:
             raise KeyError(f"unknown parameter {name!r}; allowed: {', '.join(self.names)}")
         return self.log_abs_theta[:, self.names.index(name)]
+
+    def state_of(self, name: str) -> np.ndarray:
+        """The optimizer's state entry ``name`` (e.g. ``"v[gamma3]"``) at each step."""
+        if name not in self.state_names:
+            raise KeyError(f"unknown state {name!r}; this result's optimizer state: "
+                           f"{', '.join(self.state_names) or 'none (gradient descent)'}")
+        return self.state[:, self.state_names.index(name)]
+
+    @property
+    def optimizer_label(self) -> str:
+        """The optimizer in words ("gd" for gradient descent)."""
+        if self.optimizer is None:
+            return "gd"
+        from .optimizers import make
+        return make(self.optimizer).describe()
 
     @property
     def success(self) -> bool:
@@ -151,7 +172,8 @@ class Result:
         with what it means, the head's order and by what, the end point and the solver's work."""
         e, sys_ = self.emergence, self.system
         crits = {getattr(c, "key", None): c for c in sys_.criteria()}
-        lines = [f"{sys_.name}: {sys_.describe()}; {self.flow} flow, {len(self.params)} of {len(self.names)} "
+        rule = "" if self.optimizer is None else f" under {self.optimizer_label}"
+        lines = [f"{sys_.name}: {sys_.describe()}; {self.flow} flow{rule}, {len(self.params)} of {len(self.names)} "
                  f"{sys_.param_word}s free: {self.status} ({self.message})",
                  f"emergence = {self.events[self.MAIN]:.6g}   ({self.main_event}: {describe(crits[self.main_event])})"]
         others = [c for c in sys_.criteria() if isinstance(c, (LossBelow, Crosses)) and c.key != self.main_event]
@@ -245,10 +267,13 @@ class Result:
     # -- persistence ----------------------------------------------------------------------
     def metadata(self) -> dict:
         """Everything but the arrays, JSON-ready (NaN times become ``null``)."""
-        return {"system": self.system.name, "sizes": self.system.sizes(), "flow": self.flow,
+        meta = {"system": self.system.name, "sizes": self.system.sizes(), "flow": self.flow,
                 "params": list(self.params), "names": list(self.names), "log_params": list(self.log_params),
                 "emergence": json_ready(self.emergence), "order": list(self.order),
                 "stats": self.stats, "status": self.status, "message": self.message}
+        if self.optimizer is not None:                   # gradient descent's files stay as they were
+            meta.update(optimizer=self.optimizer, state_names=list(self.state_names))
+        return meta
 
     def save(self, path, timings: bool = False) -> Path:
         """Save to one ``.npz`` file (the arrays plus the JSON metadata ``meta_json``). ``path``
@@ -264,6 +289,8 @@ class Result:
         arrays = {"t": self.t, "theta": self.theta, "loss": self.loss, "dtheta": self.dtheta}
         if self._log_abs is not None:
             arrays["log_abs"] = self._log_abs
+        if self.state is not None:
+            arrays["state"] = self.state
         arrays["meta_json"] = np.array(json.dumps(meta, indent=1, allow_nan=False))
         _write_npz(path, arrays)
         return path
@@ -280,7 +307,8 @@ class Result:
             with np.load(path, allow_pickle=False) as f:
                 meta = json.loads(str(f["meta_json"]))
                 arrays = {"t": f["t"], "theta": f["theta"], "_loss": f["loss"], "_dtheta": f["dtheta"],
-                          "_log_abs": f["log_abs"] if "log_abs" in f.files else None}
+                          "_log_abs": f["log_abs"] if "log_abs" in f.files else None,
+                          "state": f["state"] if "state" in f.files else None}
         except FileNotFoundError:
             raise
         except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
@@ -290,7 +318,8 @@ class Result:
         return cls(system=sys_, flow=meta["flow"], params=tuple(meta["params"]),
                    emergence=_none_to_nan(meta["emergence"]), order=tuple(meta["order"]),
                    stats=meta["stats"], status=meta["status"], message=meta["message"],
-                   log_params=tuple(meta.get("log_params", ())), **arrays)
+                   log_params=tuple(meta.get("log_params", ())), optimizer=meta.get("optimizer"),
+                   state_names=tuple(meta.get("state_names", ())), **arrays)
 
     def plot(self, path=None):
         """Figure of the head's parameters and the loss against log t (see :mod:`gradflow.plot`).

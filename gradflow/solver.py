@@ -10,10 +10,11 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK45, OdeSolution, Radau
 
 from . import _threads
+from . import optimizers
 from . import system as systems
 from ._validate import check_choice, check_int, check_positive
 from .criteria import describe, emergence_order, emergence_times, reached
-from .flows import Flow
+from .flows import Flow, make_flow
 from .result import Result
 
 #: SciPy integrators by name. The implicit ones get the system's analytic Jacobian (its Hessian)
@@ -25,6 +26,12 @@ IMPLICIT = ("LSODA", "Radau", "BDF")
 #: reaches a given accuracy of T with the fewest right-hand sides (Radau: 5×, and the Hessian's
 #: compile); the paper's flow is stiff late on (N = 64: RK45 needs 24206 right-hand sides, LSODA 2736).
 DEFAULT_METHOD = "LSODA"
+#: The default for an optimizer with state whose flow has an analytic Jacobian (the optimizer's
+#: partials × the system's Hessian), by measurement (paper, weight flow, Adam's defaults): the
+#: moments' fast relaxation makes the flow stiff and oscillatory, which Radau (L-stable) steps over,
+#: where LSODA's BDF (not A-stable above order 2) resolves it: N = 16, 64, 256 took 3531, 2258, 1290
+#: Radau steps against 40402, 22097, 24478 LSODA steps, t_ICL the same to 6e-12.
+OPTIMIZER_METHOD = "Radau"
 #: a solve whose t moves by less than 1e-9 relative over this many steps has stalled
 STALL_STEPS = 1000
 #: seconds between progress lines
@@ -48,7 +55,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "theta", params=None, theta0=None,
-          method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10, coords: str = "auto",
+          optimizer="gd", method: str | None = None, rtol: float = 1e-8, atol: float = 1e-10, coords: str = "auto",
           t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
           t_limit: float | None = None, criteria=(), progress: bool = False, threads: int | None = None,
           **sizes) -> Result:
@@ -60,9 +67,15 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
         ``solve(64, L=128)``). ``flow``: ``"theta"`` (dθ/dt = −∇𝓛) or ``"weights"``
         (dθ/dt = −G⁻¹∇𝓛, plain gradient flow of the full weights). ``params``: the free
         parameters (default all; the others stay at ``theta0``). ``theta0``: the start (default
-        the system's initial point: 0 for paper and tokens).
+        the system's initial point: 0 for paper and tokens). ``optimizer``: the training rule
+        whose flow is solved (:mod:`gradflow.optimizers`): ``"gd"`` (the gradient flow, the
+        default), ``"momentum"``, ``"adam"``, ``"sign"``, an instance such as
+        ``gradflow.optimizers.Adam(lr=1e-3, eps=1e-8)`` or its dict ``{"name": "adam", "lr": 1e-3}``;
+        every optimizer runs on the time axis t = learning rate × steps.
     How
-        ``method``: a key of :data:`METHODS`; ``rtol``, ``atol``: its tolerances. ``coords``:
+        ``method``: a key of :data:`METHODS` (default :data:`DEFAULT_METHOD`, LSODA; for an
+        optimizer with state and an analytic Jacobian :data:`OPTIMIZER_METHOD`, Radau);
+        ``rtol``, ``atol``: its tolerances. ``coords``:
         ``"auto"`` integrates the system's vanishing parameters (``System.log_params``, e.g.
         markov's selector coefficients) as ln|θ_i| on the θ-flow, so their relative error stays
         controlled below ``atol`` (:mod:`gradflow.flows`); ``"linear"`` integrates θ as it is.
@@ -89,11 +102,21 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
     if N is not None:
         sizes["N"] = N
     sys_ = systems.make(system, sizes)
+    opt = _optimizer(optimizer, sys_, params, t_max)
     with _threads.using(threads):
         if sys_.segments() and params is None and t_max is None:
             return _solve_segments(sys_, flow, theta0, method, rtol, atol, coords, max_steps, criteria, progress)
         return _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit,
-                      criteria, progress)
+                      criteria, progress, opt=opt)
+
+
+def _optimizer(optimizer, sys_, params, t_max):
+    """The optimizer, checked; a scheduled system (segments) runs gradient descent only."""
+    opt = optimizers.make(optimizer)
+    if opt.name != "gd" and sys_.segments() and params is None and t_max is None:
+        raise ValueError(f"optimizer {opt.name!r} needs one flow of its state, but {sys_.name} with this schedule is "
+                         "solved segment by segment (the staged schedule is gradient descent's; use the joint one)")
+    return opt
 
 
 def _solve_segments(sys_, flow, theta0, method, rtol, atol, coords, max_steps, criteria, progress) -> Result:
@@ -161,7 +184,8 @@ def _first_events(timed: list) -> dict:
 def _check_solver_args(method, rtol, atol, t_max, margin, max_steps, t_limit):
     """The integrator's arguments, checked (``ValueError`` naming the argument): (rtol, atol,
     t_max, margin, max_steps, t_limit) as numbers."""
-    check_choice("method", method, tuple(METHODS))
+    if method is not None:
+        check_choice("method", method, tuple(METHODS))
     rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
     margin = check_positive("margin", margin)
     if not margin >= 1:
@@ -174,7 +198,7 @@ def _check_solver_args(method, rtol, atol, t_max, margin, max_steps, t_limit):
 
 
 def validate(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "theta", params=None,
-             theta0=None, method: str = DEFAULT_METHOD, rtol: float = 1e-8, atol: float = 1e-10,
+             theta0=None, optimizer="gd", method: str | None = None, rtol: float = 1e-8, atol: float = 1e-10,
              coords: str = "auto", t_max: float | None = None, margin: float = 2.0, max_steps: int = 100_000,
              t_limit: float | None = None, **sizes):
     """Check the arguments of a :func:`solve` as it would, sizes beyond the machine included,
@@ -183,20 +207,24 @@ def validate(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str =
     if N is not None:
         sizes["N"] = N
     sys_ = systems.make(system, sizes)
+    opt = _optimizer(optimizer, sys_, params, t_max)
     _check_solver_args(method, rtol, atol, t_max, margin, max_steps, t_limit)
-    Flow(sys_, flow, params, theta0, coords)
+    make_flow(sys_, opt, flow, params, theta0, coords)
     sys_.check_size_limits()
     return sys_
 
 
 def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit, criteria,
-           progress, log_abs0=None) -> Result:
+           progress, log_abs0=None, opt=None) -> Result:
     rtol, atol, t_max, margin, max_steps, t_limit = _check_solver_args(method, rtol, atol, t_max, margin,
                                                                         max_steps, t_limit)
     crits = tuple(sys_.criteria()) + tuple(criteria)
     stop = next(c for c in crits if getattr(c, "key", None) == sys_.stop_key)
     sys_.check_size_limits()
-    fl = Flow(sys_, flow, params, theta0, coords, log_abs0)
+    opt = optimizers.make() if opt is None else opt
+    fl = make_flow(sys_, opt, flow, params, theta0, coords, log_abs0)
+    if method is None:
+        method = OPTIMIZER_METHOD if opt.state and fl.jac is not None else DEFAULT_METHOD
     note = sys_.cost_note() if progress else ""
     if note:
         _report(note)
@@ -215,7 +243,7 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
     else:
         t_bound = t_max if t_max is not None else (np.inf if t_limit is None else t_limit)
         extra = {"jac": fl.jac} if method in IMPLICIT and fl.jac is not None else {}
-        solver = METHODS[method](fl.rhs, 0.0, y0, t_bound, rtol=rtol, atol=atol, **extra)
+        solver = METHODS[method](fl.rhs, 0.0, y0, t_bound, rtol=rtol, atol=fl.atol(atol), **extra)
         t_stop = t_max
         status, message = "failed", ""
         last_report = start
@@ -248,7 +276,7 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
                 # step (𝓛 never increases along the flow); exact losses are evaluated only where needed
                 recent = fl.last_loss
                 lowest = min(lowest, recent)
-                if recent > lowest + RISE_REL * abs(lowest) + RISE_ABS:
+                if fl.monotone and recent > lowest + RISE_REL * abs(lowest) + RISE_ABS:
                     status, message = "failed", (f"the loss rose from {lowest:.10g} to {recent:.10g} by t = {solver.t:.6g}: "
                                                  "a gradient flow never increases it, so the gradient does not match "
                                                  "the loss (or the integrator has lost accuracy)")
@@ -287,13 +315,15 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
     t = np.array(ts)
     theta = np.array([fl.full(y) for y in ys])
     log_abs = np.array([fl.log_abs(y) for y in ys]) if fl.tracks_log else None
-    if all(f is not None for f in fs):            # Radau kept f at every step
+    state = np.array([fl.state(y) for y in ys]) if opt.state else None
+    gd = opt.name == "gd"
+    if all(f is not None for f in fs) and gd:            # Radau kept f at every step
         dtheta = np.array([fl.velocity(y, f) for y, f in zip(ys, fs)])
     else:
         dtheta = None                               # evaluated when first needed
 
-    def derivative(th):
-        return fl.velocity(fl.coords_of(th))
+    def derivative(k, th):
+        return fl.velocity(fl.coords_of(th)) if gd else fl.velocity_at(ts[k], ys[k])
     dense = _Dense(OdeSolution(t, pieces), fl) if pieces else None
     emergence = emergence_times(
         crits, sys_.names, fl.params if dense is not None else (), t, theta, lambda k: fl.loss(ys[k]),
@@ -304,7 +334,8 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
     result = Result(t=t, theta=theta, system=sys_, flow=flow, params=fl.params, emergence=emergence,
                     order=emergence_order(emergence, sys_.head, sys_.order_level), stats=stats,
                     status=status, message=message, log_params=fl.log_params, dense=dense, _dtheta=dtheta,
-                    _derivative=derivative, _log_abs=log_abs)
+                    _derivative=derivative, _log_abs=log_abs,
+                    optimizer=None if opt.name == "gd" else opt.spec(), state=state, state_names=fl.state_names())
     if status == "interrupted":
         raise Interrupted(result)
     return result
@@ -333,7 +364,8 @@ def _report(text: str, end: bool = False) -> None:
 
 
 class _Dense:
-    """Dense output of the full parameter vector from the solver's dense output of the free ones."""
+    """Dense output of the full parameter vector from the solver's dense output of y (the free
+    parameters and, for an optimizer with state, its state)."""
 
     def __init__(self, sol: OdeSolution, fl: Flow):
         self.sol, self.fl = sol, fl

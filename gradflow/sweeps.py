@@ -61,6 +61,9 @@ def expand(runs) -> list[dict]:
     out = []
     for run in runs:
         run = {k: (list(v) if isinstance(v, tuple) else v) for k, v in run.items()}
+        if "optimizer" in run and not isinstance(run["optimizer"], (str, dict)):   # an instance: its JSON form
+            from .optimizers import make
+            run["optimizer"] = make(run["optimizer"]).spec()
         name = run.get("system", systems.DEFAULT_SYSTEM)
         cls = systems.get(name)
         sizes = {k: v for k, v in run.items() if k in {s.name for s in cls.sizes_spec}}

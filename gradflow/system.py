@@ -31,7 +31,8 @@ How to add a system
    difference the right-hand side), ``metric()`` (the Gram matrix G of the
    parameters in the full weights; without it only ``flow="theta"`` exists), ``check(**kw)``
    (a report with ``summary()`` and ``passed``: the solved flow against the full-weight
-   reference) and ``train(eta, steps, every)`` (GD on the reference, for the CLI).
+   reference), ``train(eta, steps, every)`` (GD on the reference, for the CLI) and
+   ``elementwise()`` (the layout that lets Adam and sign descent reduce exactly).
    Quantities that can vanish: a parameter whose gradient vanishes with it
    (∂𝓛/∂θ_i = θ_i r_i(θ), e.g. a coefficient that enters only through its square) never
    changes sign and can fall far below any ``atol``. Name it in ``log_params`` and implement
@@ -164,6 +165,21 @@ class System:
         the difference quotients it replaces cost to evaluate at its size returns False there:
         the integrator then differences the right-hand side itself."""
         return self.hessian is not None
+    def elementwise(self):
+        """How an elementwise optimizer (Adam, sign descent: :mod:`gradflow.optimizers`) on the
+        full weights reduces to the parameters: ``(count, scale)``, arrays over ``names``, when
+        parameter k moves its own ``count[k]`` weight entries, each by ±``scale[k]`` per unit of
+        θ_k, the supports of different parameters disjoint (then the weights' update gradient per
+        entry is ∂𝓛/∂θ_k / (count·scale) and the rule acts on it exactly as on one weight:
+        derivations/optimizers.md); or a string saying why it does not reduce (the optimizer is
+        then refused). Default: a system without a metric has the model's own weights as its
+        parameters, (1, 1); one with a metric must declare its layout."""
+        if self.metric is None:
+            n = len(self.names)
+            return np.ones(n), np.ones(n)
+        return (f"system {self.name!r} declares no elementwise layout of its parameters in the weights, so an "
+                "elementwise optimizer on the full weights is not known to stay in its span")
+
     #: parameters integrated as ln|θ_i| on the θ-flow (see the module docstring, item 5)
     log_params: tuple = ()
     loss_and_rates = None

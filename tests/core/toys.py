@@ -179,3 +179,91 @@ class Decay(System):
 
 
 register("decay", Decay)
+
+
+class Slope(System):
+    """A constant gradient: 𝓛(θ) = gᵀθ with g = (−2, 0.5, 1e-9, 0), so every optimizer's flow is
+    closed-form. Its parameters move ``count`` = (1, 4, 2, 3) weight entries each by ±``scale`` =
+    (1, 0.5, 2, 1) (disjoint supports; metric diag(count·scale²)), so on the weight flow an
+    elementwise rule sees h_k = g_k/(count_k scale_k) and moves θ_k by its step / scale_k. Adam's
+    bias-corrected moments are then exactly h and h² (m = h(1 − e^{−λ1 t}) over its correction),
+    so Adam and sign descent both give θ(t) = −t h/(|h| + ε)/scale, and momentum the closed form
+    of :meth:`momentum` (r's h is far below ε: it barely moves under Adam; s never moves)."""
+
+    name = "slope"
+    names = ("p", "q", "r", "s")
+    head = ("p", "q")
+    sizes_spec = ()
+    order_level = 0.5
+    stop_key, primary_key = "T", "T"
+    G = np.array([-2.0, 0.5, 1e-9, 0.0])
+    COUNT = np.array([1.0, 4.0, 2.0, 3.0])
+    SCALE = np.array([1.0, 0.5, 2.0, 1.0])
+    hessian = None
+
+    def __init__(self):
+        self.task = None
+
+    def sizes(self):
+        return {}
+
+    def loss(self, theta):
+        return float(self.G @ theta)
+
+    def loss_and_grad(self, theta, free=None):
+        return self.loss(theta), self.G.copy()
+
+    def metric(self):
+        return np.diag(self.COUNT * self.SCALE ** 2)
+
+    def elementwise(self):
+        return self.COUNT.copy(), self.SCALE.copy()
+
+    def criteria(self):
+        return (LossBelow("T", -1.0, "-1"), ParamReaches("p", 0.5), ParamReaches("q", 0.5))
+
+    def update_gradient(self, flow):
+        return self.G / (self.COUNT * self.SCALE) if flow == "weights" else self.G
+
+    def steps_scale(self, flow):
+        return self.SCALE if flow == "weights" else np.ones(4)
+
+    @staticmethod
+    def momentum(t, h, lr, mu):
+        """θ(t) of η θ'' + (1 − μ) θ' = −h, θ(0) = 0, θ'(0) = −h: with k = (1 − μ)/η,
+        θ' = −h/(1−μ) + (h/(1−μ) − h) e^{−kt}, so θ = −h t/(1−μ) + (h/(1−μ) − h)(1 − e^{−kt})/k."""
+        k = (1 - mu) / lr
+        return -h * t / (1 - mu) + (h / (1 - mu) - h) * (1 - np.exp(-k * t)) / k
+
+
+register("slope", Slope)
+
+
+class Bowl(Quadratic):
+    """The quadratic with its parameters as the model's own weights (no metric): every optimizer,
+    elementwise ones included, runs on it (``System.elementwise``'s default (1, 1))."""
+
+    name = "bowl"
+    metric = None
+
+
+register("bowl", Bowl)
+
+
+class Cup(Quadratic):
+    """The coupled quadratic whose parameters move disjoint weight entries: ``count`` = (1, 4, 2)
+    entries each, by ±``scale`` = (1, 0.5, 2) (metric diag(count·scale²)): every optimizer runs on
+    its weight flow."""
+
+    name = "cup"
+    COUNT = np.array([1.0, 4.0, 2.0])
+    SCALE = np.array([1.0, 0.5, 2.0])
+
+    def metric(self):
+        return np.diag(self.COUNT * self.SCALE ** 2)
+
+    def elementwise(self):
+        return self.COUNT.copy(), self.SCALE.copy()
+
+
+register("cup", Cup)

@@ -97,7 +97,7 @@ def test_help_lists_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["solve", "--help"])
     out = capsys.readouterr().out
-    for text in ("(default: LSODA)", "(default: 1e-08)", "(default: 64)", "--theta0", "--threads"):
+    for text in ("(default: LSODA;", "(default: gd)", "(default: 1e-08)", "(default: 64)", "--theta0", "--threads"):
         assert text in out
 
 

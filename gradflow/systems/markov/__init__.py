@@ -230,6 +230,15 @@ class MarkovSystem(System):
                 f"(about {seconds * 1e3 / 60:.0f}-{seconds * 1e4 / 60:.0f} min)")
 
     # -- the reduced loss ----------------------------------------------------------------
+    def elementwise(self):
+        """The simplified model's parameters are its own weights: (1, 1). The full model's
+        directions (band, c, a: one weight; a diagonal or γ, β: S entries 1; an off-diagonal
+        S(S − 1) entries 1) have disjoint supports: count = the metric's diagonal, scale 1."""
+        if not self.full:
+            return super().elementwise()
+        count = np.diag(self.layout.metric()).astype(np.float64)
+        return count, np.ones(len(count))
+
     def initial(self) -> np.ndarray:
         return self.layout.initial()
 

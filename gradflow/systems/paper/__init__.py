@@ -156,19 +156,28 @@ class PaperSystem(System):
         """Exact ∇²_θ𝓛 (the generated kernels; implicit methods use it as the flow's Jacobian)."""
         return reduced.hessian(theta, self.N, self.query, free, self.sums)
 
+    def elementwise(self):
+        """Each basis matrix is one D×D block, I or M: D entries ±1, and the 19 supports are
+        disjoint (tests/paper/test_optimizers.py checks it on the basis). So an elementwise rule on
+        the full weights reduces exactly, with count D and scale 1: Adam with ε on the weights is
+        Adam with D·ε on θ (derivations/optimizers.md)."""
+        n = len(self.names)
+        return np.full(n, float(self.D)), np.ones(n)
+
     def metric(self) -> np.ndarray:
         """G = D·I: the 19 basis matrices are orthogonal with ‖B_k‖²_F = D, so the weight flow is
         the θ-flow with time multiplied by D."""
         return self.D * np.eye(len(self.names))
 
     def check(self, eta: float = 8.0, t_end: float | None = None, n_times: int = 3, refinements: int = 3,
-              progress: bool = False):
+              progress: bool = False, optimizer="gd"):
         """Full-weight GD (gradient averaged exactly over 8192 frames, N = 3, in this setting) vs the
-        solved weight flow; see :mod:`.check`."""
+        solved weight flow, or the ``optimizer``'s own rule on every weight entry vs its flow; see
+        :mod:`.check`."""
         from .check import check
         return check(self.N, self.query, self.task["D"] if self.task["D"] != 8 else None, eta=eta,
                      t_end=96.0 if t_end is None else t_end, n_times=n_times, refinements=refinements,
-                     progress=progress, options=self.setting.options())
+                     progress=progress, options=self.setting.options(), optimizer=optimizer)
 
     def criteria(self) -> tuple:
         half = 0.25 if self.setting.loss == "mse" else 0.5 * np.log(2 * self.N)

@@ -68,6 +68,8 @@ class PaperCheckReport(EulerConvergence):
     sequences: int = 8192
     #: the setting's options that differ from the paper's
     options: dict = field(default_factory=dict)
+    #: the rule run on the full weights ("GD", or the optimizer in words)
+    rule: str = "GD"
 
     @property
     def passed(self) -> bool:
@@ -75,8 +77,8 @@ class PaperCheckReport(EulerConvergence):
 
     def summary(self) -> str:
         extra = "".join(f", {k} {v}" for k, v in self.options.items())
-        lines = [f"check: full-weight GD (gradient averaged over {self.sequences} framed sequences) vs "
-                 f"solve(flow='weights'), paper N = {N_CHECK}, D = {D_CHECK}, query {self.query}{extra}, "
+        lines = [f"check: full-weight {self.rule} (gradient averaged over {self.sequences} framed sequences) vs "
+                 f"solve(flow='weights'{'' if self.rule == 'GD' else ', optimizer=...'}), paper N = {N_CHECK}, D = {D_CHECK}, query {self.query}{extra}, "
                  f"t in [0, {self.t[-1]:g}]"]
         for k, eta in enumerate(self.etas):
             rate = f"   ratio to eta/2: {self.rates[k]:.3f}" if k < len(self.rates) else ""
@@ -88,10 +90,15 @@ class PaperCheckReport(EulerConvergence):
 
 
 def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_end: float = 800.0,
-          n_times: int = 8, refinements: int = 3, progress: bool = False, options: dict | None = None
-          ) -> PaperCheckReport:
+          n_times: int = 8, refinements: int = 3, progress: bool = False, options: dict | None = None,
+          optimizer="gd") -> PaperCheckReport:
     """GD at steps ``eta / 2**k`` up to ``t_end`` (weight-flow time) against the solved weight flow;
-    ``options``: the setting's mask, labels, loss, burst (:mod:`.setting`; default the paper's)."""
+    ``options``: the setting's mask, labels, loss, burst (:mod:`.setting`; default the paper's).
+    ``optimizer`` (:mod:`gradflow.optimizers`): the rule run on the full weights instead of GD,
+    each entry of the three matrices on its own (:meth:`Optimizer.discrete` at each step, its
+    rates held at the flow's), against ``solve(flow="weights", optimizer=…)``."""
+    from ...optimizers import make
+    opt = make(optimizer)
     if N != N_CHECK or (D is not None and D != D_CHECK):
         raise ValueError(f"check runs at N = {N_CHECK}, D = {D_CHECK} (the exact finite frame group); got N = {N}")
     check_choice("query", query, QUERIES)
@@ -101,14 +108,16 @@ def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_
     t = np.arange(n_times + 1) * every * eta
     options = dict(options or {})
     ode = solve(N_CHECK, system="paper", query=query, D=D_CHECK, flow="weights", t_max=float(t[-1]),
-                rtol=1e-11, atol=1e-13, **options)
+                rtol=1e-11, atol=1e-13, optimizer=opt, **options)
     E, Y, target, setting = frames_batch(query, options)
     idx = setting.indices()
-    report = PaperCheckReport(query, t, [], ode.theta_at(t), [], sequences=len(E), options=options)
+    report = PaperCheckReport(query, t, [], ode.theta_at(t), [], sequences=len(E), options=options,
+                              rule="GD" if opt.name == "gd" else opt.describe())
     for k in range(refinements):
         h = eta / 2 ** k
         W = [np.zeros((2 * D_CHECK,) * 2), np.zeros((4 * D_CHECK,) * 2), np.zeros((D_CHECK, 8 * D_CHECK))]
         thetas, off = [], 0.0
+        rule = opt.discrete(h)
         start = time.perf_counter()
         for step in range(every * 2 ** k * n_times + 1):
             if step % (every * 2 ** k) == 0:
@@ -120,7 +129,7 @@ def check(N: int = N_CHECK, query: str = "last", D=None, *, eta: float = 8.0, t_
             if step == every * 2 ** k * n_times:
                 break
             _, g = ref.loss_and_grad(W, E, Y, mask=setting.mask, loss=setting.loss, target=target)
-            W = [Wi - h * gi for Wi, gi in zip(W, g)]
+            W = rule.step(W, g)
         if progress:
             print(file=sys.stderr)
         report.etas.append(h)

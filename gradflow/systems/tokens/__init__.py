@@ -90,6 +90,16 @@ class TokensSystem(System):
         """Exact ∇²_θ𝓛 (all entries; ``free`` is accepted and not needed: one evaluation gives all)."""
         return reduced.hessian(theta, self.task)
 
+    def elementwise(self):
+        """Refused: the basis matrices overlap (α1 with α2, α3 with α4, β1 with β3, … share entries;
+        tests/tokens/test_optimizers.py finds them) and their entries differ in size, so Adam's
+        or sign descent's per-entry normalisation mixes pseudo-parameters and takes the weights
+        off the invariant span: no exact reduction exists."""
+        return ("the tokens system's basis matrices overlap (alpha1 with alpha2, beta1 with beta3, ... share weight "
+                "entries) with entries of different sizes, so an elementwise optimizer's per-entry normalisation "
+                "mixes pseudo-parameters and leaves the invariant span: its flow is not exact here "
+                "(gd and momentum are)")
+
     def metric(self) -> np.ndarray:
         return gram_matrix(self.task)
 
