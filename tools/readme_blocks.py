@@ -22,7 +22,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 BLOCKS = {"mutation": "mutation.md", "sweep": "sweep_speed.md"}
 #: each system's Results block: (folder, renderer module); the module has START, END and render()
 RENDERERS = {"paper": ("benchmarks/paper", "readme_paper"), "tokens": ("benchmarks/tokens", "readme_results"),
-             "markov": ("benchmarks/markov", "readme_markov")}
+             "markov": ("benchmarks/markov", "readme_markov"),
+             "optimizers": ("benchmarks/optimizers", "readme_optimizers")}
 
 
 def pages() -> list:

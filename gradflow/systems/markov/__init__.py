@@ -162,13 +162,15 @@ class MarkovSystem(System):
         return self.task.sample(s["count"], np.random.default_rng(s["seed"]))[0]
 
     def check(self, eta: float | None = None, t_end: float = 2.0, n_times: int = 4, refinements: int = 3,
-              progress: bool = False):
-        """The solved flow against GD on the full-tensor reference (see :mod:`.check`); ``eta``
-        defaults to 0.02 (0.01 for the full model, whose first steps at 0.02 are not yet in
-        Euler's asymptotic regime: measured error ratio 3.9 instead of 2)."""
+              progress: bool = False, optimizer="gd"):
+        """The solved flow against GD on the full-tensor reference (see :mod:`.check`), or the
+        ``optimizer``'s rule against its flow; ``eta`` defaults to 0.02 (0.01 for the full model,
+        whose first steps at 0.02 are not yet in Euler's asymptotic regime: measured error ratio
+        3.9 instead of 2)."""
         from .check import check
         eta = (0.01 if self.full else 0.02) if eta is None else eta
-        return check(self, eta=eta, t_end=t_end, n_times=n_times, refinements=refinements, progress=progress)
+        return check(self, eta=eta, t_end=t_end, n_times=n_times, refinements=refinements, progress=progress,
+                     optimizer=optimizer)
 
     def train(self, eta: float, steps: int, every: int, progress: bool = True):
         """Full-batch GD on the full-tensor reference over the frozen sample, all parameters at
