@@ -196,7 +196,8 @@ class Result:
     def __repr__(self) -> str:
         e = self.emergence
         main = e.get(self.system.primary_key, float("nan"))
-        return (f"Result({self.system.name}: {self.system.describe()}; {self.flow} flow, {len(self.params)} of "
+        rule = "" if self.optimizer is None else f" under {self.optimizer_label}"
+        return (f"Result({self.system.name}: {self.system.describe()}; {self.flow} flow{rule}, {len(self.params)} of "
                 f"{len(self.names)} {self.system.param_word}s free;\n"
                 f"       status {self.status!r}, {self.system.primary_key} = {main:.6g}, "
                 f"order {' -> '.join(self.order) or '(none)'};\n"
@@ -204,13 +205,15 @@ class Result:
 
     def to_frame(self):
         """The trajectory as a pandas DataFrame: columns ``t``, ``loss`` and one per parameter
-        (at the solver's steps); ``attrs`` holds the system, its sizes, the flow and the status.
+        (at the solver's steps); ``attrs`` holds the system, its sizes, the flow, the optimizer and
+        the status.
         Needs pandas (``pip install 'gradflow[tables]'``)."""
         pd = _pandas()
         frame = pd.DataFrame(self.theta, columns=list(self.names))
         frame.insert(0, "loss", self.loss)
         frame.insert(0, "t", self.t)
-        frame.attrs.update(system=self.system.name, sizes=self.system.sizes(), flow=self.flow, status=self.status)
+        frame.attrs.update(system=self.system.name, sizes=self.system.sizes(), flow=self.flow, status=self.status,
+                           optimizer=self.optimizer or "gd")
         return frame
 
     def events_table(self):
@@ -243,6 +246,7 @@ class Result:
         except ImportError:
             raise ImportError("to_xarray needs xarray: pip install 'gradflow[tables]'") from None
         attrs = {"system": self.system.name, "flow": self.flow, "status": self.status,
+                 "optimizer": json.dumps(self.optimizer or "gd"),
                  "sizes": json.dumps(self.system.sizes()), "emergence": json.dumps(json_ready(self.emergence))}
         return xr.Dataset({"theta": (("t", "param"), self.theta), "dtheta": (("t", "param"), self.dtheta),
                            "loss": ("t", self.loss)}, coords={"t": self.t, "param": list(self.names)}, attrs=attrs)

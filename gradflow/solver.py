@@ -209,8 +209,8 @@ def validate(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str =
     sys_ = systems.make(system, sizes)
     opt = _optimizer(optimizer, sys_, params, t_max)
     _check_solver_args(method, rtol, atol, t_max, margin, max_steps, t_limit)
-    make_flow(sys_, opt, flow, params, theta0, coords)
-    sys_.check_size_limits()
+    fl = make_flow(sys_, opt, flow, params, theta0, coords)
+    sys_.check_size_limits(fl.params)
     return sys_
 
 
@@ -220,9 +220,9 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
                                                                         max_steps, t_limit)
     crits = tuple(sys_.criteria()) + tuple(criteria)
     stop = next(c for c in crits if getattr(c, "key", None) == sys_.stop_key)
-    sys_.check_size_limits()
     opt = optimizers.make() if opt is None else opt
     fl = make_flow(sys_, opt, flow, params, theta0, coords, log_abs0)
+    sys_.check_size_limits(fl.params)
     if method is None:
         method = OPTIMIZER_METHOD if opt.state and fl.jac is not None else DEFAULT_METHOD
     note = sys_.cost_note() if progress else ""

@@ -41,7 +41,7 @@ How to add a system
    The θ-flow then integrates ln|θ_i| (:mod:`gradflow.flows`), keeping its relative error
    controlled at any size.
 6. ``criteria()``: the default emergence criteria (:mod:`gradflow.criteria`), including the ones
-   named by ``stop_key`` and ``primary_key``; ``check_size_limits()`` refuses sizes the machine
+   named by ``stop_key`` and ``primary_key``; ``check_size_limits(params=None)`` refuses sizes the machine
    cannot hold, with the estimated memory and time, before any long work.
 7. Add ``"<name>": "gradflow.systems.<name>:<Class>"`` to :data:`REGISTRY`, and give the system
    its own ``tests/<name>/``, ``derivations/<name>/``, ``benchmarks/<name>/`` and
@@ -142,8 +142,9 @@ class System:
                 out[k] = check_int(k, value, s.low)
         return out
 
-    def check_size_limits(self) -> None:
-        """Raise ``ValueError`` if the sizes are beyond what this machine can solve."""
+    def check_size_limits(self, params=None) -> None:
+        """Raise ``ValueError`` if the sizes are beyond what this machine can solve with the free
+        parameters ``params`` (names; None: all)."""
 
     def cost_note(self) -> str:
         """One line that a solve with progress prints first when it will take long ("": none)."""

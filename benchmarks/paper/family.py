@@ -2,7 +2,7 @@
 
 For each question one member against the paper's setting, query last unless said: the head alone
 (the setting's previous-token pseudo-parameter, β2, γ3) and every pseudo-parameter of its invariant
-space, N = 4 … 128 (the generic reference-backed flow; the paper's own setting on its kernels),
+space, N = 4 … 128 (the head alone to 256; the generic reference-backed flow; the paper's own setting on its kernels),
 Definition-1 times at 0.5 of the head, the order, T_loss (𝓛 < ½𝓛(0)), the pseudo-parameters
 largest at the end, local slopes. Questions:
 
@@ -43,6 +43,33 @@ QUESTIONS = {
     "burst=4": ({"burst": 4}, "last", (4, 8)),
     "burst=8": ({"burst": 8}, "last", (8,)),
 }
+#: question -> N values at which the head alone is solved as well (every pseudo-parameter free costs
+#: 3-6 times as many evaluations of the generic flow, 0.4 s each at N = 256)
+HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256,),
+             "labels=same": (256, 512, 1024, 2048, 4096), "loss=ce": (256,)}
+#: where a member's head runs on the paper's kernels (labels at their item's position): one loss and
+#: gradient there against the generic path, at these N
+SPEED_NS = (64, 256)
+
+
+def speed() -> list[dict]:
+    """Seconds per loss-and-gradient of the labels='same' head: the paper's kernels (α3 := α2)
+    against the generic reference-backed flow (the best of several repeats)."""
+    import timeit
+    from gradflow.systems.paper import generic
+    out = []
+    for N in SPEED_NS:
+        s = PaperSystem(N=N, labels="same")
+        head = np.array(sorted(s.names.index(n) for n in s.head))
+        theta = np.zeros(len(s.names))
+        theta[head] = [0.3, 0.2, 0.5]
+        s.loss_and_grad(theta, free=head)
+        closed = min(timeit.repeat(lambda: s.loss_and_grad(theta, free=head), number=50, repeat=5)) / 50
+        slow = min(timeit.repeat(lambda: generic.loss_and_grad(theta, s.setting, s.D), number=1, repeat=3))
+        out.append({"N": N, "closed_form_seconds": closed, "generic_seconds": slow, "ratio": slow / closed})
+    return out
+
+
 #: an open-ended solve that has not emerged by this multiple of N² is stopped (a flow that runs off to
 #: infinity without emerging, as cross-entropy's does, would otherwise never end)
 T_LIMIT_PER_N2 = 2000.0
@@ -51,9 +78,9 @@ T_LIMIT_PER_N2 = 2000.0
 def runs() -> list[dict]:
     out = []
     for question, (opts, query, Ns) in QUESTIONS.items():
-        for N in Ns:
+        for N in Ns + HEAD_ONLY.get(question, ()):
             head = PaperSystem(N=max(N, 2), **opts).head
-            for which in ("head", "all"):
+            for which in ("head", "all") if N in Ns else ("head",):
                 run = {"system": "paper", "N": N, "query": query, **opts, "t_limit": T_LIMIT_PER_N2 * N * N,
                        "params": list(head) if which == "head" else None}
                 if opts.get("loss") == "ce" and which == "head":
@@ -125,6 +152,17 @@ def table(data) -> str:
     return "\n".join(L)
 
 
+def speed_table(data) -> str:
+    if "speed" not in data:
+        return ""
+    L = ["**Labels at their item's position, the head on the paper's kernels** (α3 := α2): one loss and "
+         "gradient", "", "| N | closed form | generic path | ratio |", "|---:|---:|---:|---:|"]
+    for r in data["speed"]:
+        L.append(f"| {r['N']} | {r['closed_form_seconds'] * 1e6:.0f} µs | {r['generic_seconds'] * 1e3:.1f} ms | "
+                 f"{r['ratio']:.0f} |")
+    return "\n".join(L) + "\n"
+
+
 def figure(data, out: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -166,9 +204,10 @@ def main(argv=None):
         rows = gf.sweep(runs(), args.out / "family_store", workers=args.workers)
         data = json_ready({"meta": {"date": time.strftime("%Y-%m-%d"), "seconds": time.perf_counter() - start,
                                     "solve_seconds": sum(r["wall_seconds"] for r in rows)},
-                           "queries": {q: v[1] for q, v in QUESTIONS.items()}, "rows": summarise(rows)})
+                           "queries": {q: v[1] for q, v in QUESTIONS.items()}, "rows": summarise(rows),
+                           "speed": speed()})
         (args.out / "family.json").write_text(json.dumps(data, indent=1))
-    (args.out / "family.md").write_text(table(data))
+    (args.out / "family.md").write_text(table(data) + speed_table(data))
     figure(data, args.out)
     print(table(data))
 

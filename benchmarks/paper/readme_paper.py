@@ -139,8 +139,12 @@ def _family(results: Path):
 def family_section(results: Path) -> str:
     """"What changes if …": one sentence per question, every number from family.json."""
     d, row = _family(results)
-    n = max(r["N"] for r in d["rows"] if r["question"] == "mask=self")
+    n = max(r["N"] for r in d["rows"] if r["question"] == "mask=self" and r["which"] == "all")
+    nh = max(r["N"] for r in d["rows"] if r["question"] == "mask=self" and r["which"] == "head")
+    ns = max(r["N"] for r in d["rows"] if r["question"] == "labels=same" and r["which"] == "head")
     p3, p19 = row("paper", "head", n), row("paper", "all", n)
+    m3h, p3h = row("mask=self", "head", nh), row("paper", "head", nh)
+    s3s, p3s = row("labels=same", "head", ns), row("paper", "head", ns)
     m3, m19 = row("mask=self", "head", n), row("mask=self", "all", n)
     s3, s19 = row("labels=same", "head", n), row("labels=same", "all", n)
     c3, c19, c19n = row("loss=ce", "head", n), row("loss=ce", "all", n // 2), row("loss=ce", "all", n)
@@ -166,12 +170,16 @@ def family_section(results: Path) -> str:
         "query last unless said; tables below). N = " + str(n) + " unless said.", "",
         f"* **… each token may attend to itself** (`mask=\"self\"`): the head is slower at small N and approaches the "
         f"paper's as N grows (T_α {rel(m3['t_p']['alpha3'], p3['t_p']['alpha3'])}, T_β "
-        f"{rel(m3['t_p']['beta2'], p3['t_p']['beta2'])} against the paper's at N = {n}); with every pseudo-parameter "
+        f"{rel(m3['t_p']['beta2'], p3['t_p']['beta2'])} against the paper's at N = {n}; T_α "
+        f"{rel(m3h['t_p']['alpha3'], p3h['t_p']['alpha3'])} at N = {nh}); with every pseudo-parameter "
         f"free, α1 (a token's attention to its own content) grows to {m19['final']['alpha1']:+.3g} and "
         f"T_loss is {rel(m19['T_loss'], p19['T_loss'])} against the paper's, with the order "
         f"{' → '.join(m19['order'])}.",
         f"* **… a label sits at its item's position** (`labels=\"same\"`, no M cue): 14 pseudo-parameters, α2 in "
-        f"α3's role; the head's times equal the paper's (T_β {s3['t_p']['beta2']:.6g} against {p3['t_p']['beta2']:.6g}), "
+        f"α3's role; the head's loss is the paper's with α3 := α2 (it runs on the paper's kernels, "
+        f"[derivations/paper/family.md](derivations/paper/family.md) §4), so its times equal the paper's "
+        f"(T_β {s3['t_p']['beta2']:.6g} against {p3['t_p']['beta2']:.6g} at N = {n}, {s3s['t_p']['beta2']:.6g} against "
+        f"{p3s['t_p']['beta2']:.6g} at N = {ns}), "
         f"and with all 14 free T_loss is {rel(s19['T_loss'], p19['T_loss'])} against the paper's 19: the "
         "M-pseudo-parameters barely matter.",
         f"* **… the loss is cross-entropy** (`loss=\"ce\"`): θ = 0 is a stationary point of the head (every logit equal "

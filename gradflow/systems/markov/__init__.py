@@ -215,7 +215,7 @@ class MarkovSystem(System):
         memory = tables + data + keys * (H + 3) * 8
         return memory, self.work() * PAIR_SECONDS + H * P * P * S * TABLE_SECONDS
 
-    def check_size_limits(self) -> None:
+    def check_size_limits(self, params=None) -> None:
         memory, seconds = self.cost()
         if memory > MAX_BYTES or seconds > MAX_EVAL_SECONDS:
             raise ValueError(f"this markov setting ({self.describe()}) is beyond this machine: one evaluation "

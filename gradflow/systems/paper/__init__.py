@@ -110,8 +110,13 @@ class PaperSystem(System):
         return (f"N = {self.N}, query {self.query}{options}"
                 + (", key sums by quadrature" if self.sums == "quadrature" else ""))
 
-    def check_size_limits(self) -> None:
-        if not self.setting.paper:
+    def check_size_limits(self, params=None) -> None:
+        """Beyond the machine: the generic flow above 2e10 flops per evaluation (unless only the head
+        of a member with the paper's head moves: then the paper's limits), the paper's kernels above
+        N = 10^7 (exact sums) or 2^25 (quadrature)."""
+        papers_head = (self.setting.labels == "same" and self.setting.mask == "strict" and self.setting.loss == "mse"
+                       and self.setting.burst == 1 and params is not None and set(params) <= set(self.head))
+        if not self.setting.paper and not papers_head:
             flops = self.setting.n_sequences() * (2 * self.N + 1) * (2 * self.D) ** 2 * 6
             if flops > 2e10:
                 raise ValueError(f"N = {self.N} with {self.setting.options()} is beyond this machine on the generic "
@@ -131,14 +136,49 @@ class PaperSystem(System):
                              f"{self.N * 2e-7 * 2e4 / 3600:.3g} h; the limit is N = 10^7 (sums='quadrature' reaches 2^25 "
                              "with query last)")
 
+    def _as_papers_head(self, theta, free=None):
+        """θ in the paper's 19 pseudo-parameters where this member's loss is the paper's own, else
+        None. Labels at their item's position (strict mask, squared error, burst 1) with only the
+        head α2, β2, γ3 non-zero: α2's score (the shared position, 1 between a label and its item
+        and 0 between any other two tokens under the strict mask) is α3's in the paper's setting,
+        so the head's loss and gradient are the paper's with α3 := α2 (derivations/paper/family.md;
+        tests/paper/test_family.py checks it against the generic flow)."""
+        st = self.setting
+        if not (st.labels == "same" and st.mask == "strict" and st.loss == "mse" and st.burst == 1):
+            return None
+        theta = np.asarray(theta, dtype=np.float64)
+        head = [self.names.index(n) for n in self.head]
+        rest = np.setdiff1d(np.arange(len(self.names)), head)
+        if np.any(theta[rest] != 0) or (free is not None and not set(np.asarray(free).tolist()) <= set(head)):
+            return None
+        full = np.zeros(len(NAMES))
+        full[[NAMES.index(n) for n in HEAD]] = theta[head]
+        return full
+
+    def _head_free(self):
+        return np.array(sorted(NAMES.index(n) for n in HEAD))
+
+    def _from_papers(self, g):
+        """A vector over the paper's 19 read back into this member's head entries (0 elsewhere)."""
+        out = np.zeros(len(self.names))
+        out[[self.names.index(n) for n in self.head]] = g[[NAMES.index(n) for n in HEAD]]
+        return out
+
     def loss(self, theta) -> float:
         if not self.setting.paper:
+            papers = self._as_papers_head(theta)
+            if papers is not None:
+                return reduced.loss(papers, self.N, self.query, "exact")
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss(theta, self.N, self.query, self.sums)
 
     def loss_and_grad(self, theta, free=None):
         if not self.setting.paper:
+            papers = self._as_papers_head(theta, free)
+            if papers is not None and free is not None:
+                value, g = reduced.loss_and_grad(papers, self.N, self.query, self._head_free(), "exact")
+                return value, self._from_papers(g)
             from . import generic
             return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss_and_grad(theta, self.N, self.query, free, self.sums)
@@ -153,8 +193,28 @@ class PaperSystem(System):
         return self.setting.paper and (self.N >= HESSIAN_FROM_N or self.sums == "quadrature")
 
     def hessian(self, theta, free=None) -> np.ndarray:
-        """Exact ∇²_θ𝓛 (the generated kernels; implicit methods use it as the flow's Jacobian)."""
-        return reduced.hessian(theta, self.N, self.query, free, self.sums)
+        """Exact ∇²_θ𝓛 from the generated kernels where the member's loss is the paper's (implicit
+        methods use it as the flow's Jacobian); for the other members central differences of the
+        generic gradient, step 1e-5 (error O(1e-10) relative: a Newton matrix, as the integrator would
+        form itself)."""
+        if self.setting.paper:
+            return reduced.hessian(theta, self.N, self.query, free, self.sums)
+        papers = self._as_papers_head(theta, free)
+        if papers is not None and free is not None:
+            H = reduced.hessian(papers, self.N, self.query, self._head_free(), "exact")
+            idx = [NAMES.index(n) for n in HEAD]
+            mine = [self.names.index(n) for n in self.head]
+            out = np.zeros((len(self.names), len(self.names)))
+            out[np.ix_(mine, mine)] = H[np.ix_(idx, idx)]
+            return out
+        theta = np.asarray(theta, dtype=np.float64)
+        cols = range(len(theta)) if free is None else np.asarray(free)
+        out = np.zeros((len(theta), len(theta)))
+        for k in cols:
+            e = np.zeros(len(theta))
+            e[k] = 1e-5
+            out[:, k] = (self.loss_and_grad(theta + e)[1] - self.loss_and_grad(theta - e)[1]) / 2e-5
+        return out
 
     def elementwise(self):
         """Each basis matrix is one D×D block, I or M: D entries ±1, and the 19 supports are

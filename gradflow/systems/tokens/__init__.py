@@ -65,7 +65,7 @@ class TokensSystem(System):
         N = self.task.N
         return self.BYTES_PER_N * N, self.TYPICAL_NFEV * self.SECONDS_PER_N2 * N * N / _threads.count()
 
-    def check_size_limits(self) -> None:
+    def check_size_limits(self, params=None) -> None:
         memory, seconds = self.estimate()
         try:
             physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
