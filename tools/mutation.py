@@ -313,9 +313,13 @@ MUTATIONS = [
      "        return np.full(n, float(self.D)), np.ones(n)",
      "        return np.full(n, float(self.D - 2)), np.ones(n)",
      "optimizers: paper's elementwise count D − 2"),
+    ("paper", "gradflow/systems/paper/derive.py",
+     "    s, s_x, s_q = b2 * a, b2 / (2 * N - 1), 2 * b2 / (2 * N + 1)",
+     "    s, s_x, s_q = b2 * a, b2 / (2 * N - 1), b2 / (2 * N + 1)",
+     "family: the self mask's query scores x_q once in its own layer-1 mean"),
     ("paper", "gradflow/systems/paper/__init__.py",
-     "        full[[NAMES.index(n) for n in HEAD]] = theta[head]",
-     "        full[[NAMES.index(n) for n in (\"alpha2\", \"beta2\", \"gamma3\")]] = theta[head]",
+     "        full[[NAMES.index(n) for n in HEAD]] = head3",
+     "        full[[NAMES.index(n) for n in (\"alpha2\", \"beta2\", \"gamma3\")]] = head3",
      "family: labels='same' head mapped to the paper's α2 instead of α3"),
 ]
 

@@ -206,38 +206,50 @@ def test_burst_placements_are_every_subset_once(N, B, query):
 
 
 @pytest.mark.parametrize("N", [3, 6])
-def test_labels_at_their_items_position_have_the_papers_head(N):
-    """With labels at their item's position (strict mask, squared error) and only the head α2, β2, γ3
-    non-zero, the member's loss, gradient and Hessian come from the paper's kernels (α3 := α2): equal
-    to the generic reference-backed flow to 1e-12 at a non-symmetric head point. With any other
-    pseudo-parameter non-zero the generic flow is used."""
-    s = PaperSystem(N=N, labels="same")
+@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}], ids=["labels=same", "mask=self"])
+def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
+    """Labels at their item's position (the paper's kernels with α3 := α2) and the self mask (the
+    generated last3self_* kernels), with only the head non-zero: loss, gradient and Hessian equal the
+    generic reference-backed flow (its Hessian by differences) at a non-symmetric head point; with any
+    other pseudo-parameter non-zero the generic flow is used."""
+    s = PaperSystem(N=N, **options)
     head = [s.names.index(n) for n in s.head]
+    free = np.array(sorted(head))
     theta = np.zeros(len(s.names))
     theta[head] = [0.7, -0.4, 1.3]
-    assert s._as_papers_head(theta, np.array(sorted(head))) is not None
-    value, g = s.loss_and_grad(theta, free=np.array(sorted(head)))
+    assert s._member_head(theta, free) is not None
+    value, g = s.loss_and_grad(theta, free=free)
     ref_value, ref_g = generic.loss_and_grad(theta, s.setting, s.D)
-    assert value == pytest.approx(ref_value, rel=1e-12)
+    assert value == pytest.approx(ref_value, rel=1e-12) and s.loss(theta) == pytest.approx(ref_value, rel=1e-12)
     np.testing.assert_allclose(g[head], ref_g[head], rtol=1e-11, atol=1e-14)
-    H = s.hessian(theta, free=np.array(sorted(head)))[np.ix_(head, head)]
+    H = s.hessian(theta, free=free)[np.ix_(head, head)]
     fd = np.array([(generic.loss_and_grad(theta + 1e-5 * e, s.setting, s.D)[1]
                     - generic.loss_and_grad(theta - 1e-5 * e, s.setting, s.D)[1])[head] / 2e-5
                    for e in np.eye(len(theta))[head]]).T
     np.testing.assert_allclose(H, fd, rtol=1e-7, atol=1e-9)
     theta[s.names.index("beta1")] = 0.2
-    assert s._as_papers_head(theta, np.array(sorted(head))) is None
+    assert s._member_head(theta, free) is None
     assert s.loss(theta) == pytest.approx(generic.loss(theta, s.setting, s.D), rel=1e-15)
+
+
+def test_which_members_have_a_closed_form_head():
+    assert PaperSystem(N=4, labels="same", query="uniform").head_closed_form == "papers"
+    assert PaperSystem(N=4, mask="self").head_closed_form == "self"
+    for options in ({"mask": "self", "query": "uniform"}, {"mask": "self", "labels": "same"}, {"loss": "ce"},
+                    {"burst": 2}, {}):
+        assert PaperSystem(N=4, **options).head_closed_form is None
 
 
 def test_the_size_limit_knows_which_members_head_runs_on_the_papers_kernels():
     """labels='same' at N = 4096: the head alone is within the paper's limits (its kernels), every
-    pseudo-parameter free is refused before work (the generic flow's 2e10 flops)."""
+    pseudo-parameter free is refused before work (the generic flow's 2e10 flops); the self mask's
+    head likewise, with the query last only."""
     s = PaperSystem(N=4096, labels="same")
     s.check_size_limits(("alpha2", "beta2", "gamma3"))
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
         s.check_size_limits(None)
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
         gf.solver.validate(4096, labels="same", params=["alpha2", "beta2", "gamma3", "beta1"])
+    PaperSystem(N=4096, mask="self").check_size_limits(("alpha3", "beta2", "gamma3"))
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
-        PaperSystem(N=4096, mask="self").check_size_limits(("alpha3", "beta2", "gamma3"))
+        PaperSystem(N=4096, mask="self", query="uniform").check_size_limits(("alpha3", "beta2", "gamma3"))

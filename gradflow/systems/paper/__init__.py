@@ -112,11 +112,10 @@ class PaperSystem(System):
 
     def check_size_limits(self, params=None) -> None:
         """Beyond the machine: the generic flow above 2e10 flops per evaluation (unless only the head
-        of a member with the paper's head moves: then the paper's limits), the paper's kernels above
+        of a member with a closed-form head moves: then the paper's limits), the paper's kernels above
         N = 10^7 (exact sums) or 2^25 (quadrature)."""
-        papers_head = (self.setting.labels == "same" and self.setting.mask == "strict" and self.setting.loss == "mse"
-                       and self.setting.burst == 1 and params is not None and set(params) <= set(self.head))
-        if not self.setting.paper and not papers_head:
+        head_only = self.head_closed_form is not None and params is not None and set(params) <= set(self.head)
+        if not self.setting.paper and not head_only:
             flops = self.setting.n_sequences() * (2 * self.N + 1) * (2 * self.D) ** 2 * 6
             if flops > 2e10:
                 raise ValueError(f"N = {self.N} with {self.setting.options()} is beyond this machine on the generic "
@@ -136,49 +135,76 @@ class PaperSystem(System):
                              f"{self.N * 2e-7 * 2e4 / 3600:.3g} h; the limit is N = 10^7 (sums='quadrature' reaches 2^25 "
                              "with query last)")
 
-    def _as_papers_head(self, theta, free=None):
-        """θ in the paper's 19 pseudo-parameters where this member's loss is the paper's own, else
-        None. Labels at their item's position (strict mask, squared error, burst 1) with only the
-        head α2, β2, γ3 non-zero: α2's score (the shared position, 1 between a label and its item
-        and 0 between any other two tokens under the strict mask) is α3's in the paper's setting,
-        so the head's loss and gradient are the paper's with α3 := α2 (derivations/paper/family.md;
-        tests/paper/test_family.py checks it against the generic flow)."""
+    @property
+    def head_closed_form(self) -> str | None:
+        """Which closed form this member's head has when only the head moves: ``"papers"`` (labels
+        at their item's position, strict mask, squared error, burst 1: the paper's own kernels with
+        α3 := α2, for either query), ``"self"`` (``mask="self"``, rotated labels, squared error,
+        burst 1, query last: the generated ``last3self_*`` of :mod:`.derive`), else None. Both
+        are tested against the generic flow (tests/paper/test_family.py)."""
         st = self.setting
-        if not (st.labels == "same" and st.mask == "strict" and st.loss == "mse" and st.burst == 1):
+        if st.paper or st.loss != "mse" or st.burst != 1:
+            return None
+        if st.labels == "same" and st.mask == "strict":
+            return "papers"
+        if st.labels == "rotated" and st.mask == "self" and self.query == "last":
+            return "self"
+        return None
+
+    def _member_head(self, theta, free=None):
+        """θ of the head (α3 or α2, β2, γ3) when this member's head has a closed form, every other
+        pseudo-parameter is 0 and only head entries are wanted; else None. Labels at their item's
+        position: α2's score (the shared position, 1 between a label and its item and 0 between
+        any other two tokens under the strict mask) is α3's in the paper's setting, so the head's
+        loss is the paper's with α3 := α2 (derivations/paper/family.md §4)."""
+        if self.head_closed_form is None:
             return None
         theta = np.asarray(theta, dtype=np.float64)
         head = [self.names.index(n) for n in self.head]
         rest = np.setdiff1d(np.arange(len(self.names)), head)
         if np.any(theta[rest] != 0) or (free is not None and not set(np.asarray(free).tolist()) <= set(head)):
             return None
+        return np.ascontiguousarray(theta[head])
+
+    def _papers(self, head3):
         full = np.zeros(len(NAMES))
-        full[[NAMES.index(n) for n in HEAD]] = theta[head]
+        full[[NAMES.index(n) for n in HEAD]] = head3
         return full
 
     def _head_free(self):
         return np.array(sorted(NAMES.index(n) for n in HEAD))
 
-    def _from_papers(self, g):
-        """A vector over the paper's 19 read back into this member's head entries (0 elsewhere)."""
+    def _spread(self, g3):
+        """The head's three entries (α, β2, γ3) as a vector over this member's names."""
         out = np.zeros(len(self.names))
-        out[[self.names.index(n) for n in self.head]] = g[[NAMES.index(n) for n in HEAD]]
+        out[[self.names.index(n) for n in self.head]] = g3
         return out
 
     def loss(self, theta) -> float:
         if not self.setting.paper:
-            papers = self._as_papers_head(theta)
-            if papers is not None:
-                return reduced.loss(papers, self.N, self.query, "exact")
+            head3 = self._member_head(theta)
+            if head3 is not None and self.head_closed_form == "papers":
+                return reduced.loss(self._papers(head3), self.N, self.query, "exact")
+            if head3 is not None:
+                from . import _kernels
+                val = np.zeros(1)
+                _kernels.last3self_val(head3, float(self.N), val)
+                return float(val[0])
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss(theta, self.N, self.query, self.sums)
 
     def loss_and_grad(self, theta, free=None):
         if not self.setting.paper:
-            papers = self._as_papers_head(theta, free)
-            if papers is not None and free is not None:
-                value, g = reduced.loss_and_grad(papers, self.N, self.query, self._head_free(), "exact")
-                return value, self._from_papers(g)
+            head3 = self._member_head(theta, free) if free is not None else None
+            if head3 is not None and self.head_closed_form == "papers":
+                value, g = reduced.loss_and_grad(self._papers(head3), self.N, self.query, self._head_free(), "exact")
+                return value, self._spread(g[[NAMES.index(n) for n in HEAD]])
+            if head3 is not None:
+                from . import _kernels
+                val, jac = np.zeros(1), np.zeros((1, 3))
+                _kernels.last3self_jac(head3, float(self.N), val, jac)
+                return float(val[0]), self._spread(jac[0])
             from . import generic
             return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss_and_grad(theta, self.N, self.query, free, self.sums)
@@ -199,13 +225,20 @@ class PaperSystem(System):
         form itself)."""
         if self.setting.paper:
             return reduced.hessian(theta, self.N, self.query, free, self.sums)
-        papers = self._as_papers_head(theta, free)
-        if papers is not None and free is not None:
-            H = reduced.hessian(papers, self.N, self.query, self._head_free(), "exact")
-            idx = [NAMES.index(n) for n in HEAD]
+        head3 = self._member_head(theta, free) if free is not None else None
+        if head3 is not None:
+            if self.head_closed_form == "papers":
+                H = reduced.hessian(self._papers(head3), self.N, self.query, self._head_free(), "exact")
+                idx = [NAMES.index(n) for n in HEAD]
+                h3 = H[np.ix_(idx, idx)]
+            else:
+                from . import _kernels
+                h = np.zeros((1, 3, 3))
+                _kernels.last3self_hess(head3, float(self.N), np.zeros(1), np.zeros((1, 3)), h)
+                h3 = h[0]
             mine = [self.names.index(n) for n in self.head]
             out = np.zeros((len(self.names), len(self.names)))
-            out[np.ix_(mine, mine)] = H[np.ix_(idx, idx)]
+            out[np.ix_(mine, mine)] = h3
             return out
         theta = np.asarray(theta, dtype=np.float64)
         cols = range(len(theta)) if free is None else np.asarray(free)

@@ -13,6 +13,16 @@ e^{α3}/(e^{α3} + 2N − 2); its score is s = β2·a. The read-out is γ3 times
 ŷ = γ3 (P y_N + w Σ_{u ≠ y_N} c_u), P = e^s/(e^s + 2N − 1), w = 1/(e^s + 2N − 1), so
 
     𝓛 = ½ [(γ3 P − 1)² + γ3² (2N − 1) w²].
+
+The family's ``mask="self"`` (each token may attend to itself; ``last3self_*``): y_N's layer 1 has
+2N − 1 keys besides its item, a = e^{α3}/(e^{α3} + 2N − 1); the item x_N now sees itself among its
+2N − 1 keys, so it scores s_x = β2/(2N − 1); the query is a key of its own, its layer-1 output the
+mean of all 2N + 1 contents (x_q twice), s_q = 2β2/(2N + 1), and its content is x_q. So
+
+    𝓛 = ½ [(γ3 P − 1)² + γ3² (P_x + P_q)² + γ3² (2N − 2) w²]
+
+with P, P_x, P_q, w the softmax weights of y_N, x_N, the query and each of the 2N − 2 others
+(tests/paper/test_family.py checks it against the generic reference-backed flow).
 """
 
 from __future__ import annotations
@@ -36,19 +46,33 @@ sa, ss = sp.symbols("s_a s_s", real=True)
 SHIFTS = {sa: "max(alpha3, 0.0)",
           ss: "max(beta2 * math.exp(alpha3 - s_a) / (math.exp(alpha3 - s_a) + (2 * N - 2) * math.exp(-s_a)), 0.0)"}
 VARIABLES = (a3, b2, g3)
+#: mask="self": the softmax shift is the largest of the three scores and 0
+SHIFTS_SELF = {sa: "max(alpha3, 0.0)",
+               ss: "max(beta2 * math.exp(alpha3 - s_a) / (math.exp(alpha3 - s_a) + (2 * N - 1) * math.exp(-s_a)), "
+                   "beta2 / (2 * N - 1), 2 * beta2 / (2 * N + 1), 0.0)"}
 
 
-def pieces():
-    """a (layer-1 weight of x_N in y_N's h1), s (score of y_N), P and w (layer-2 weights)."""
-    a = E(a3 - sa) / (E(a3 - sa) + (2 * N - 2) * E(-sa))
-    s = b2 * a
-    den = E(s - ss) + (2 * N - 1) * E(-ss)
-    return {"a": a, "s": s, "P": E(s - ss) / den, "w": E(-ss) / den}
+def pieces(mask: str = "strict"):
+    """a (layer-1 weight of x_N in y_N's h1), s (score of y_N), P and w (layer-2 weights); with
+    ``mask="self"`` also s_x, s_q (scores of x_N and of the query itself) and their weights P_x, P_q."""
+    if mask == "strict":
+        a = E(a3 - sa) / (E(a3 - sa) + (2 * N - 2) * E(-sa))
+        s = b2 * a
+        den = E(s - ss) + (2 * N - 1) * E(-ss)
+        return {"a": a, "s": s, "P": E(s - ss) / den, "w": E(-ss) / den}
+    a = E(a3 - sa) / (E(a3 - sa) + (2 * N - 1) * E(-sa))
+    s, s_x, s_q = b2 * a, b2 / (2 * N - 1), 2 * b2 / (2 * N + 1)
+    den = E(s - ss) + E(s_x - ss) + E(s_q - ss) + (2 * N - 2) * E(-ss)
+    return {"a": a, "s": s, "s_x": s_x, "s_q": s_q, "P": E(s - ss) / den, "P_x": E(s_x - ss) / den,
+            "P_q": E(s_q - ss) / den, "w": E(-ss) / den}
 
 
-def loss_expr():
-    p = pieces()
-    return sp.Rational(1, 2) * ((g3 * p["P"] - 1) ** 2 + g3 ** 2 * (2 * N - 1) * p["w"] ** 2)
+def loss_expr(mask: str = "strict"):
+    p = pieces(mask)
+    if mask == "strict":
+        return sp.Rational(1, 2) * ((g3 * p["P"] - 1) ** 2 + g3 ** 2 * (2 * N - 1) * p["w"] ** 2)
+    return sp.Rational(1, 2) * ((g3 * p["P"] - 1) ** 2 + g3 ** 2 * (p["P_x"] + p["P_q"]) ** 2
+                                + g3 ** 2 * (2 * N - 2) * p["w"] ** 2)
 
 
 def kernels_source() -> str:
@@ -57,6 +81,8 @@ def kernels_source() -> str:
              '"""', "", "import math  # noqa: F401", "", "from numba import njit", ""]
     for level in ("val", "jac", "hess"):
         parts.append(kernel("last3", level, [loss_expr()], VARIABLES, ("N",), "phi", SHIFTS))
+    for level in ("val", "jac", "hess"):
+        parts.append(kernel("last3self", level, [loss_expr("self")], VARIABLES, ("N",), "phi", SHIFTS_SELF))
     return "\n".join(parts) + "\n"
 
 
@@ -99,7 +125,15 @@ def closed_forms_markdown() -> str:
             "| constant | closed form | value |", "|---|---|---:|"]
     for name, (expr, value) in limit_constants().items():
         out.append(f"| {name} | ${sp.latex(expr)}$ | {value:.6f} |")
-    out += ["", "T_γ(c) ≈ C_γ(c)·N, T_β(c) ≈ C_β(c)·N², T_α(c) ≈ C_α(c)·N²; the loss-based time approaches τ*·N².", ""]
+    out += ["", "T_γ(c) ≈ C_γ(c)·N, T_β(c) ≈ C_β(c)·N², T_α(c) ≈ C_α(c)·N²; the loss-based time approaches τ*·N².", "",
+            "## The family's mask=\"self\": three-parameter loss, query last", "",
+            "Each token may attend to itself: y_N's layer 1 has one key more, x_N scores through its own content, "
+            "and the query is a key of its own (content x_q; derivations/paper/family.md). "
+            "`_kernels.py` holds it as `last3self_*`.", ""]
+    ps = pieces("self")
+    for k in ("a", "s", "s_x", "s_q", "P", "P_x", "P_q", "w"):
+        out.append(f"$$ {k} = {lx(ps[k])} $$")
+    out += ["", f"$$ \\mathcal{{L}} = {lx(loss_expr('self'))} $$", ""]
     return "\n".join(out) + "\n"
 
 
