@@ -151,6 +151,9 @@ def family_section(results: Path) -> str:
     cu = max((r for r in d["rows"] if r["question"] == "loss=ce, uniform" and r["which"] == "all"), key=lambda r: r["N"])
     prev = row("loss=ce", "head", n // 2)
     slope = np.log(c3["t_p"]["beta2"] / prev["t_p"]["beta2"]) / np.log(2)
+    nc = max(r["N"] for r in d["rows"] if r["question"] == "loss=ce" and r["which"] == "head")
+    c3c, c3p = row("loss=ce", "head", nc), row("loss=ce", "head", nc // 2)
+    slope_c = np.log(c3c["t_p"]["beta2"] / c3p["t_p"]["beta2"]) / np.log(2)
 
     def rel(a, b):
         return f"{100 * (a / b - 1):+.1f} %"
@@ -184,7 +187,8 @@ def family_section(results: Path) -> str:
         "M-pseudo-parameters barely matter.",
         f"* **… the loss is cross-entropy** (`loss=\"ce\"`): θ = 0 is a stationary point of the head (every logit equal "
         f"and each content once among the keys); from 10⁻³ it emerges with T_β = {c3['t_p']['beta2']:.4g} "
-        f"(local slope {slope:.3f}: Θ(N²), {c3['t_p']['beta2'] / p3['t_p']['beta2']:.3g}× the squared error's), "
+        f"(local slope {slope:.3f}: Θ(N²), {c3['t_p']['beta2'] / p3['t_p']['beta2']:.3g}× the squared error's; "
+        f"on its closed form to N = {nc}: local slope {slope_c:.3f}), "
         f"β2 first. With every pseudo-parameter free the head never completes: at N = {c19['N']} the read-out learns "
         f"to subtract what the query's item saw before it (at the end γ4 = {c19['final']['gamma4']:.4g}, "
         f"γ1 = {c19['final']['gamma1']:.3g}, β1 = {c19['final']['beta1']:+.3g}: the query "

@@ -206,10 +206,11 @@ def test_burst_placements_are_every_subset_once(N, B, query):
 
 
 @pytest.mark.parametrize("N", [3, 6])
-@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}], ids=["labels=same", "mask=self"])
+@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}],
+                         ids=["labels=same", "mask=self", "loss=ce"])
 def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
-    """Labels at their item's position (the paper's kernels with α3 := α2) and the self mask (the
-    generated last3self_* kernels), with only the head non-zero: loss, gradient and Hessian equal the
+    """Labels at their item's position (the paper's kernels with α3 := α2), the self mask and
+    cross-entropy (the generated last3self_*, last3ce_* kernels), with only the head non-zero: loss, gradient and Hessian equal the
     generic reference-backed flow (its Hessian by differences) at a non-symmetric head point; with any
     other pseudo-parameter non-zero the generic flow is used."""
     s = PaperSystem(N=N, **options)
@@ -235,8 +236,9 @@ def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
 def test_which_members_have_a_closed_form_head():
     assert PaperSystem(N=4, labels="same", query="uniform").head_closed_form == "papers"
     assert PaperSystem(N=4, mask="self").head_closed_form == "self"
-    for options in ({"mask": "self", "query": "uniform"}, {"mask": "self", "labels": "same"}, {"loss": "ce"},
-                    {"burst": 2}, {}):
+    assert PaperSystem(N=4, loss="ce").head_closed_form == "ce"
+    for options in ({"mask": "self", "query": "uniform"}, {"mask": "self", "labels": "same"},
+                    {"loss": "ce", "query": "uniform"}, {"loss": "ce", "mask": "self"}, {"burst": 2}, {}):
         assert PaperSystem(N=4, **options).head_closed_form is None
 
 

@@ -140,16 +140,25 @@ class PaperSystem(System):
         """Which closed form this member's head has when only the head moves: ``"papers"`` (labels
         at their item's position, strict mask, squared error, burst 1: the paper's own kernels with
         α3 := α2, for either query), ``"self"`` (``mask="self"``, rotated labels, squared error,
-        burst 1, query last: the generated ``last3self_*`` of :mod:`.derive`), else None. Both
-        are tested against the generic flow (tests/paper/test_family.py)."""
+        burst 1, query last: the generated ``last3self_*`` of :mod:`.derive`), ``"ce"``
+        (cross-entropy, rotated labels, strict mask, query last: ``last3ce_*``), else None. Each
+        is tested against the generic flow (tests/paper/test_family.py)."""
         st = self.setting
-        if st.paper or st.loss != "mse" or st.burst != 1:
+        if st.paper or st.burst != 1:
             return None
-        if st.labels == "same" and st.mask == "strict":
+        if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
             return "papers"
-        if st.labels == "rotated" and st.mask == "self" and self.query == "last":
-            return "self"
+        if st.labels == "rotated" and self.query == "last":
+            if st.loss == "mse" and st.mask == "self":
+                return "self"
+            if st.loss == "ce" and st.mask == "strict":
+                return "ce"
         return None
+
+    def _kernel3(self, level):
+        """The generated three-parameter kernel of this member's closed-form head at ``level``."""
+        from . import _kernels
+        return getattr(_kernels, f"last3{self.head_closed_form}_{level}")
 
     def _member_head(self, theta, free=None):
         """θ of the head (α3 or α2, β2, γ3) when this member's head has a closed form, every other
@@ -186,9 +195,8 @@ class PaperSystem(System):
             if head3 is not None and self.head_closed_form == "papers":
                 return reduced.loss(self._papers(head3), self.N, self.query, "exact")
             if head3 is not None:
-                from . import _kernels
                 val = np.zeros(1)
-                _kernels.last3self_val(head3, float(self.N), val)
+                self._kernel3("val")(head3, float(self.N), val)
                 return float(val[0])
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
@@ -201,9 +209,8 @@ class PaperSystem(System):
                 value, g = reduced.loss_and_grad(self._papers(head3), self.N, self.query, self._head_free(), "exact")
                 return value, self._spread(g[[NAMES.index(n) for n in HEAD]])
             if head3 is not None:
-                from . import _kernels
                 val, jac = np.zeros(1), np.zeros((1, 3))
-                _kernels.last3self_jac(head3, float(self.N), val, jac)
+                self._kernel3("jac")(head3, float(self.N), val, jac)
                 return float(val[0]), self._spread(jac[0])
             from . import generic
             return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
@@ -232,9 +239,8 @@ class PaperSystem(System):
                 idx = [NAMES.index(n) for n in HEAD]
                 h3 = H[np.ix_(idx, idx)]
             else:
-                from . import _kernels
                 h = np.zeros((1, 3, 3))
-                _kernels.last3self_hess(head3, float(self.N), np.zeros(1), np.zeros((1, 3)), h)
+                self._kernel3("hess")(head3, float(self.N), np.zeros(1), np.zeros((1, 3)), h)
                 h3 = h[0]
             mine = [self.names.index(n) for n in self.head]
             out = np.zeros((len(self.names), len(self.names)))

@@ -349,3 +349,129 @@ def last3self_hess(phi, N, val, jac, hess):
     hess[0, 1, 1] = t1*t37*(-2*t104 - 8*t106 - 2*t107) + t1*t61*t76*t89 + t1*t72*t91 + t108*t90 + t48*(gamma3*t110*t59 + t109*t19*t83 + t111*t84 + 2*t25*t32) + t54*(t100*t111 + 2*t103*t27 + 8*t105*t28 + t109*t49 + t109*t51 + t110*t55 + t111*t98 + 8*t57*t65)
     hess[0, 1, 2] = hess[0, 2, 1] = gamma3*t62 + t102*t72 + t108*t24 + t48*(t101*t15 + 2*t66)
     hess[0, 2, 2] = t22 + t30 + t43
+
+
+@njit(cache=True)
+def last3ce_val(phi, N, val):
+    """last3ce: values (only structurally non-zero entries are written)."""
+    alpha3 = phi[0]
+    beta2 = phi[1]
+    gamma3 = phi[2]
+    s_a = max(alpha3, 0.0)
+    s_s = max(beta2 * math.exp(alpha3 - s_a) / (math.exp(alpha3 - s_a) + (2 * N - 2) * math.exp(-s_a)), 0.0)
+    t0 = 2*N
+    t1 = t0 - 1
+    t2 = -s_s
+    t3 = math.exp(t2)
+    t4 = -s_a
+    t5 = math.exp(alpha3 + t4)
+    t6 = math.exp(beta2*t5/(t5 + (t0 - 2)*math.exp(t4)) + t2)
+    t7 = 1/(t1*t3 + t6)
+    val[0] = math.log1p(t1*math.exp(gamma3*(t3*t7 - t6*t7)))
+
+
+@njit(cache=True)
+def last3ce_jac(phi, N, val, jac):
+    """last3ce: values and first derivatives (only structurally non-zero entries are written)."""
+    alpha3 = phi[0]
+    beta2 = phi[1]
+    gamma3 = phi[2]
+    s_a = max(alpha3, 0.0)
+    s_s = max(beta2 * math.exp(alpha3 - s_a) / (math.exp(alpha3 - s_a) + (2 * N - 2) * math.exp(-s_a)), 0.0)
+    t0 = 2*N
+    t1 = t0 - 1
+    t2 = -s_s
+    t3 = math.exp(t2)
+    t4 = -s_a
+    t5 = math.exp(alpha3 + t4)
+    t6 = t5 + (t0 - 2)*math.exp(t4)
+    t7 = 1/t6
+    t8 = t5*t7
+    t9 = beta2*t8
+    t10 = math.exp(t2 + t9)
+    t11 = t1*t3 + t10
+    t12 = 1/t11
+    t13 = t10*t12
+    t14 = t12*t3 - t13
+    t15 = t1*math.exp(gamma3*t14)
+    t16 = -beta2*math.exp(2*alpha3 - 2*s_a)/t6**2 + t9
+    t17 = math.exp(-2*s_s + 2*t9)
+    t18 = t11**(-2)
+    t19 = t10*t3
+    t20 = t15/(t15 + 1)
+    t21 = gamma3*t20
+    val[0] = math.log1p(t15)
+    jac[0, 0] = t21*(-t13*t16 + t16*t17*t18 - t16*t18*t19)
+    jac[0, 1] = t21*(-t13*t8 + t17*t18*t5*t7 - t18*t19*t8)
+    jac[0, 2] = t14*t20
+
+
+@njit(cache=True)
+def last3ce_hess(phi, N, val, jac, hess):
+    """last3ce: values, first and second derivatives (only structurally non-zero entries are written)."""
+    alpha3 = phi[0]
+    beta2 = phi[1]
+    gamma3 = phi[2]
+    s_a = max(alpha3, 0.0)
+    s_s = max(beta2 * math.exp(alpha3 - s_a) / (math.exp(alpha3 - s_a) + (2 * N - 2) * math.exp(-s_a)), 0.0)
+    t0 = 2*N
+    t1 = t0 - 1
+    t2 = -s_s
+    t3 = math.exp(t2)
+    t4 = -s_a
+    t5 = math.exp(alpha3 + t4)
+    t6 = t5 + (t0 - 2)*math.exp(t4)
+    t7 = 1/t6
+    t8 = t5*t7
+    t9 = beta2*t8
+    t10 = math.exp(t2 + t9)
+    t11 = t1*t3 + t10
+    t12 = 1/t11
+    t13 = t10*t12
+    t14 = t12*t3 - t13
+    t15 = gamma3*t14
+    t16 = math.exp(t15)
+    t17 = t1*t16
+    t18 = math.exp(2*alpha3 - 2*s_a)
+    t19 = t6**(-2)
+    t20 = t18*t19
+    t21 = beta2*t20
+    t22 = -t21 + t9
+    t23 = t13*t22
+    t24 = 2*t9
+    t25 = math.exp(-2*s_s + t24)
+    t26 = t11**(-2)
+    t27 = t10*t22
+    t28 = t26*t3
+    t29 = t27*t28
+    t30 = t22*t25*t26 - t23 - t29
+    t31 = t17 + 1
+    t32 = 1/t31
+    t33 = t17*t32
+    t34 = t30*t33
+    t35 = t10*t28
+    t36 = -t13*t8 + t25*t26*t5*t7 - t35*t8
+    t37 = t33*t36
+    t38 = gamma3**2
+    t39 = t30**2*t38
+    t40 = t1**2*math.exp(2*t15)/t31**2
+    t41 = t22**2
+    t42 = t11**(-3)
+    t43 = 2*beta2*t18*t5/t6**3 - 3*t21 + t9
+    t44 = 2*t25*t42
+    t45 = gamma3*t33
+    t46 = t36*t38
+    t47 = t30*t40
+    t48 = -t20 + t8
+    t49 = t36**2*t38
+    t50 = t14**2
+    val[0] = math.log1p(t17)
+    jac[0, 0] = gamma3*t34
+    jac[0, 1] = gamma3*t37
+    jac[0, 2] = t14*t33
+    hess[0, 0, 0] = t33*t39 - t39*t40 + t45*(-t10*t41*t44 - t13*t41 - t13*t43 + t22*t25*t26*(-2*t21 + t24) + t25*t26*t41 + t25*t26*t43 + 2*t25*t3*t41*t42 - t35*t41 - t35*t43)
+    hess[0, 0, 1] = hess[0, 1, 0] = t34*t46 + t45*(-t13*t48 + 3*t22*t25*t26*t5*t7 + 2*t22*t25*t3*t42*t5*t7 - t23*t8 + t25*t26*t48 - t27*t44*t8 - t29*t8 - t35*t48) - t46*t47
+    hess[0, 0, 2] = hess[0, 2, 0] = t15*t34 - t15*t47 + t34
+    hess[0, 1, 1] = t33*t49 - t40*t49 + t45*(-t10*t20*t44 - t13*t20 + 3*t18*t19*t25*t26 + 2*t18*t19*t25*t3*t42 - t20*t35)
+    hess[0, 1, 2] = hess[0, 2, 1] = -t15*t36*t40 + t15*t37 + t37
+    hess[0, 2, 2] = t1*t16*t32*t50 - t40*t50

@@ -23,6 +23,14 @@ mean of all 2N + 1 contents (x_q twice), s_q = 2β2/(2N + 1), and its content is
 
 with P, P_x, P_q, w the softmax weights of y_N, x_N, the query and each of the 2N − 2 others
 (tests/paper/test_family.py checks it against the generic reference-backed flow).
+
+The family's ``loss="ce"`` (``last3ce_*``): the logits ⟨ŷ, c⟩ over the 2N contents are γ3 P for
+y_q and γ3 w for each other content, so
+
+    𝓛 = −log softmax(y_q) = log(1 + (2N − 1) e^{γ3 (w − P)}),
+
+computed with log1p (a loss near 0 keeps its relative precision; e^{γ3(w − P)} overflows only
+for γ3 below −709/(P − w)).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 
 from ...codegen import kernel
 
@@ -67,8 +76,12 @@ def pieces(mask: str = "strict"):
             "P_q": E(s_q - ss) / den, "w": E(-ss) / den}
 
 
-def loss_expr(mask: str = "strict"):
+def loss_expr(mask: str = "strict", loss: str = "mse"):
     p = pieces(mask)
+    if loss == "ce":
+        if mask != "strict":
+            raise ValueError("the cross-entropy head is derived for the strict mask only")
+        return log1p((2 * N - 1) * E(g3 * (p["w"] - p["P"])))
     if mask == "strict":
         return sp.Rational(1, 2) * ((g3 * p["P"] - 1) ** 2 + g3 ** 2 * (2 * N - 1) * p["w"] ** 2)
     return sp.Rational(1, 2) * ((g3 * p["P"] - 1) ** 2 + g3 ** 2 * (p["P_x"] + p["P_q"]) ** 2
@@ -83,6 +96,8 @@ def kernels_source() -> str:
         parts.append(kernel("last3", level, [loss_expr()], VARIABLES, ("N",), "phi", SHIFTS))
     for level in ("val", "jac", "hess"):
         parts.append(kernel("last3self", level, [loss_expr("self")], VARIABLES, ("N",), "phi", SHIFTS_SELF))
+    for level in ("val", "jac", "hess"):
+        parts.append(kernel("last3ce", level, [loss_expr("strict", "ce")], VARIABLES, ("N",), "phi", SHIFTS))
     return "\n".join(parts) + "\n"
 
 
@@ -133,7 +148,11 @@ def closed_forms_markdown() -> str:
     ps = pieces("self")
     for k in ("a", "s", "s_x", "s_q", "P", "P_x", "P_q", "w"):
         out.append(f"$$ {k} = {lx(ps[k])} $$")
-    out += ["", f"$$ \\mathcal{{L}} = {lx(loss_expr('self'))} $$", ""]
+    out += ["", f"$$ \\mathcal{{L}} = {lx(loss_expr('self'))} $$", "",
+            "## The family's loss=\"ce\": three-parameter loss, query last", "",
+            "Cross-entropy over the sequence's 2N contents: the logits are γ3 P (y_q) and γ3 w (each other "
+            "content), with P and w as above. `_kernels.py` holds it as `last3ce_*`.", "",
+            f"$$ \\mathcal{{L}} = {lx(loss_expr('strict', 'ce'))} $$", ""]
     return "\n".join(out) + "\n"
 
 
