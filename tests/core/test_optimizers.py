@@ -219,3 +219,20 @@ def test_cli_optimizer_and_hyper(tmp_path, capsys):
               "--out", str(tmp_path / "store")])
     assert stop.value.code == 2 and "taken by none of the optimizers gd, sign" in capsys.readouterr().err
     assert not (tmp_path / "store").exists()
+
+
+def test_state_tolerances_follow_the_scale_the_step_needs():
+    """The integrator's absolute tolerance per entry of y (derivations/optimizers.md §4): atol for θ;
+    Adam's m to atol·ε (the step moves by at most δm/ε) and v to atol·ε² (√v near 0 needs v to ε²,
+    else a v below atol·ε carries an error of order ε in √v, 10 % of the step where |h| = ε/10);
+    momentum's b to atol·max|h(θ0)|. A contract, not a computed value: the tolerances are what the
+    error control can promise, and no smooth toy flow shows a looser one (its local errors stay far
+    below any tolerance)."""
+    from gradflow.flows import make_flow
+    fl = make_flow(Bowl(), Adam(eps=1e-6), "theta", None, [0.3, -0.2, 0.1], "auto")
+    np.testing.assert_array_equal(fl.atol(1e-10), np.concatenate([np.full(3, 1e-10), np.full(3, 1e-16),
+                                                                   np.full(3, 1e-22)]))
+    fl = make_flow(Bowl(), Momentum(), "theta", None, [0.3, -0.2, 0.1], "auto")
+    top = np.max(np.abs(Bowl().loss_and_grad(np.array([0.3, -0.2, 0.1]))[1]))
+    np.testing.assert_allclose(fl.atol(1e-10), np.concatenate([np.full(3, 1e-10), np.full(3, 1e-10 * top)]),
+                               rtol=1e-15)
