@@ -44,9 +44,10 @@ QUESTIONS = {
     "burst=8": ({"burst": 8}, "last", (8,)),
 }
 #: question -> N values at which the head alone is solved as well (on a closed form where the member
-#: has one: labels=same, mask=self, loss=ce, query last)
+#: has one: labels=same, mask=self, loss=ce, burst=2, query last)
 HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024, 2048, 4096),
-             "labels=same": (256, 512, 1024, 2048, 4096), "loss=ce": (256, 512, 1024, 2048, 4096)}
+             "labels=same": (256, 512, 1024, 2048, 4096), "loss=ce": (256, 512, 1024, 2048, 4096),
+             "burst=2": (32, 64, 128, 256, 512, 1024, 2048, 4096)}
 #: where a member's head runs on the paper's kernels (labels at their item's position): one loss and
 #: gradient there against the generic path, at these N
 SPEED_NS = (64, 256)

@@ -206,11 +206,12 @@ def test_burst_placements_are_every_subset_once(N, B, query):
 
 
 @pytest.mark.parametrize("N", [3, 6])
-@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}],
-                         ids=["labels=same", "mask=self", "loss=ce"])
+@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}, {"burst": 2}],
+                         ids=["labels=same", "mask=self", "loss=ce", "burst=2"])
 def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
     """Labels at their item's position (the paper's kernels with α3 := α2), the self mask and
-    cross-entropy (the generated last3self_*, last3ce_* kernels), with only the head non-zero: loss, gradient and Hessian equal the
+    cross-entropy (the generated last3self_*, last3ce_* kernels) and burst 2 (gradflow's burst2: the
+    N − 1 placements by suffix sums), with only the head non-zero: loss, gradient and Hessian equal the
     generic reference-backed flow (its Hessian by differences) at a non-symmetric head point; with any
     other pseudo-parameter non-zero the generic flow is used."""
     s = PaperSystem(N=N, **options)
@@ -237,8 +238,10 @@ def test_which_members_have_a_closed_form_head():
     assert PaperSystem(N=4, labels="same", query="uniform").head_closed_form == "papers"
     assert PaperSystem(N=4, mask="self").head_closed_form == "self"
     assert PaperSystem(N=4, loss="ce").head_closed_form == "ce"
+    assert PaperSystem(N=4, burst=2).head_closed_form == "burst2"
     for options in ({"mask": "self", "query": "uniform"}, {"mask": "self", "labels": "same"},
-                    {"loss": "ce", "query": "uniform"}, {"loss": "ce", "mask": "self"}, {"burst": 2}, {}):
+                    {"loss": "ce", "query": "uniform"}, {"loss": "ce", "mask": "self"}, {"burst": 3},
+                    {"burst": 2, "query": "uniform"}, {"burst": 2, "mask": "self"}, {}):
         assert PaperSystem(N=4, **options).head_closed_form is None
 
 
@@ -253,5 +256,8 @@ def test_the_size_limit_knows_which_members_head_runs_on_the_papers_kernels():
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
         gf.solver.validate(4096, labels="same", params=["alpha2", "beta2", "gamma3", "beta1"])
     PaperSystem(N=4096, mask="self").check_size_limits(("alpha3", "beta2", "gamma3"))
+    PaperSystem(N=4096, burst=2).check_size_limits(("alpha3", "beta2", "gamma3"))      # 4095 placements, O(N)
+    with pytest.raises(ValueError, match="beyond this machine on the generic"):
+        PaperSystem(N=4096, burst=2).check_size_limits(None)
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
         PaperSystem(N=4096, mask="self", query="uniform").check_size_limits(("alpha3", "beta2", "gamma3"))

@@ -141,9 +141,14 @@ class PaperSystem(System):
         at their item's position, strict mask, squared error, burst 1: the paper's own kernels with
         α3 := α2, for either query), ``"self"`` (``mask="self"``, rotated labels, squared error,
         burst 1, query last: the generated ``last3self_*`` of :mod:`.derive`), ``"ce"``
-        (cross-entropy, rotated labels, strict mask, query last: ``last3ce_*``), else None. Each
-        is tested against the generic flow (tests/paper/test_family.py)."""
+        (cross-entropy, rotated labels, strict mask, query last: ``last3ce_*``), ``"burst2"``
+        (burst 2, rotated labels, strict mask, squared error, query last: :mod:`.burst2`, O(N) over
+        every placement), else None. Each is tested against the generic flow
+        (tests/paper/test_family.py)."""
         st = self.setting
+        if (st.burst == 2 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse"
+                and self.query == "last"):
+            return "burst2"
         if st.paper or st.burst != 1:
             return None
         if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
@@ -155,10 +160,29 @@ class PaperSystem(System):
                 return "ce"
         return None
 
-    def _kernel3(self, level):
-        """The generated three-parameter kernel of this member's closed-form head at ``level``."""
+    def _head_eval(self, level, head3):
+        """The closed-form head at (α, β2, γ3): 𝓛 ("val"), (𝓛, ∇) ("jac") or ∇² ("hess"), from the
+        generated ``last3{self,ce}_*`` kernels or :mod:`.burst2` (its Hessian by central differences
+        of its exact gradient, step 1e-6: a Newton matrix)."""
+        if self.head_closed_form == "burst2":
+            from . import burst2
+            if level == "val":
+                return float(burst2.loss(head3, self.N))
+            if level == "jac":
+                return burst2.loss_and_grad(head3, self.N)
+            return np.array([(burst2.loss_and_grad(head3 + 1e-6 * e, self.N)[1]
+                              - burst2.loss_and_grad(head3 - 1e-6 * e, self.N)[1]) / 2e-6 for e in np.eye(3)]).T
         from . import _kernels
-        return getattr(_kernels, f"last3{self.head_closed_form}_{level}")
+        kern = getattr(_kernels, f"last3{self.head_closed_form}_{level}")
+        val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
+        if level == "val":
+            kern(head3, float(self.N), val)
+            return float(val[0])
+        if level == "jac":
+            kern(head3, float(self.N), val, jac)
+            return float(val[0]), jac[0]
+        kern(head3, float(self.N), val, jac, hess)
+        return hess[0]
 
     def _member_head(self, theta, free=None):
         """θ of the head (α3 or α2, β2, γ3) when this member's head has a closed form, every other
@@ -195,9 +219,7 @@ class PaperSystem(System):
             if head3 is not None and self.head_closed_form == "papers":
                 return reduced.loss(self._papers(head3), self.N, self.query, "exact")
             if head3 is not None:
-                val = np.zeros(1)
-                self._kernel3("val")(head3, float(self.N), val)
-                return float(val[0])
+                return self._head_eval("val", head3)
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss(theta, self.N, self.query, self.sums)
@@ -209,9 +231,8 @@ class PaperSystem(System):
                 value, g = reduced.loss_and_grad(self._papers(head3), self.N, self.query, self._head_free(), "exact")
                 return value, self._spread(g[[NAMES.index(n) for n in HEAD]])
             if head3 is not None:
-                val, jac = np.zeros(1), np.zeros((1, 3))
-                self._kernel3("jac")(head3, float(self.N), val, jac)
-                return float(val[0]), self._spread(jac[0])
+                value, g3 = self._head_eval("jac", head3)
+                return value, self._spread(g3)
             from . import generic
             return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss_and_grad(theta, self.N, self.query, free, self.sums)
@@ -239,9 +260,7 @@ class PaperSystem(System):
                 idx = [NAMES.index(n) for n in HEAD]
                 h3 = H[np.ix_(idx, idx)]
             else:
-                h = np.zeros((1, 3, 3))
-                self._kernel3("hess")(head3, float(self.N), np.zeros(1), np.zeros((1, 3)), h)
-                h3 = h[0]
+                h3 = self._head_eval("hess", head3)
             mine = [self.names.index(n) for n in self.head]
             out = np.zeros((len(self.names), len(self.names)))
             out[np.ix_(mine, mine)] = h3

@@ -59,9 +59,17 @@ class Setting:
         if self.loss == "ce" and self.burst > 1:
             raise ValueError("burst must be 1 with loss='ce': with a repeated item the sequence's content vectors "
                              "repeat, and which of the equal logits is the target is not defined")
-        if not self.paper and self.n_sequences() > MAX_SEQUENCES:       # the paper's own runs on its kernels
+        if not self.paper and self.n_sequences() > MAX_SEQUENCES and not self.head_in_closed_form:
             raise ValueError(f"burst = {self.burst} at N = {self.N} averages over {self.n_sequences():,} placements; "
                              f"the limit is {MAX_SEQUENCES:,} (the population is summed exactly, not sampled)")
+
+    @property
+    def head_in_closed_form(self) -> bool:
+        """Whether the head of this member has an O(N) closed form that sums the placements itself
+        (burst 2 with the query last, :mod:`.burst2`): then any number of placements is allowed here,
+        and the generic flow's limit is enforced by ``PaperSystem.check_size_limits``."""
+        return (self.burst == 2 and self.query == "last" and self.mask == "strict" and self.labels == "rotated"
+                and self.loss == "mse")
 
     @property
     def paper(self) -> bool:
