@@ -415,7 +415,7 @@ def main(argv=None):
         for f in futures:
             rows.append(f.result())
             r = rows[-1]
-            print(f"{'caught' if r['caught'] else 'NOT CAUGHT':10s} {r['how']:9s} {r['seconds']:6.1f} s  {r['bug']}  ({r['by']})",
+            print(f"{'caught' if r['caught'] else 'NOT CAUGHT':10s} {r.get('how', ''):9s} {r['seconds']:6.1f} s  {r['bug']}  ({r['by']})",
                   flush=True)
     stored = args.out / "mutation.json"
     if args.only and stored.exists():         # re-run of some mutations: update their rows only

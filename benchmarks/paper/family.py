@@ -174,7 +174,7 @@ def figure(data, out: Path) -> None:
         rows = [r for r in data["rows"] if r["question"] == q and r["which"] == "all"]
         ax.loglog([r["N"] for r in rows], [r["T_loss"] for r in rows], style, label=q)
     ax.set_xlabel("N (item-label pairs)")
-    ax.set_ylabel("T_loss (𝓛 < ½𝓛(0))")
+    ax.set_ylabel("T_loss (loss < ½ loss(0))")
     ax.set_title("every pseudo-parameter free, query last", fontsize=9)
     ax.legend(fontsize=8)
     ax = axes[1]
