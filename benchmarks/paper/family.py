@@ -48,6 +48,9 @@ QUESTIONS = {
 HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024, 2048, 4096),
              "labels=same": (256, 512, 1024, 2048, 4096), "loss=ce": (256, 512, 1024, 2048, 4096),
              "burst=2": (32, 64, 128, 256, 512, 1024, 2048, 4096)}
+#: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
+#: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
+ALL_ALSO = {"mask=self": (256,), "labels=same": (256,)}
 #: where a member's head runs on the paper's kernels (labels at their item's position): one loss and
 #: gradient there against the generic path, at these N
 SPEED_NS = (64, 256)
@@ -79,9 +82,11 @@ T_LIMIT_PER_N2 = 2000.0
 def runs() -> list[dict]:
     out = []
     for question, (opts, query, Ns) in QUESTIONS.items():
-        for N in Ns + HEAD_ONLY.get(question, ()):
+        for N in sorted(set(Ns + HEAD_ONLY.get(question, ()) + ALL_ALSO.get(question, ()))):
             head = PaperSystem(N=max(N, 2), **opts).head
-            for which in ("head", "all") if N in Ns else ("head",):
+            whiches = (("head",) if N in Ns + HEAD_ONLY.get(question, ()) else ()) + \
+                (("all",) if N in Ns + ALL_ALSO.get(question, ()) else ())
+            for which in whiches:
                 run = {"system": "paper", "N": N, "query": query, **opts, "t_limit": T_LIMIT_PER_N2 * N * N,
                        "params": list(head) if which == "head" else None}
                 if opts.get("loss") == "ce" and which == "head":
