@@ -102,8 +102,8 @@ def markov_lines() -> list:
         L += ["", "Under " + ", ".join(r["label"] for r in others) + " the stages come in a different order from "
               f"gradient descent's ({' → '.join(gd['order'])}): the copier forms before the classifier."
               + (" Under sign descent every parameter moves at unit speed, so a stage's time is the distance its "
-                 f"parameters travel: the classifier's criterion (a from 0.01 to 1) takes {sign['events']['classifier']:.4g}, "
-                 "exactly 0.99, while the copier's band logits get there in "
+                 f"parameters travel: the classifier's criterion (a from 0.01 to 1) takes {sign['events']['classifier']:.7g} "
+                 "(0.99 at unit speed), while the copier's band logits get there in "
                  f"{sign['events']['copier']:.3g}; Adam inherits that order." if sign else "")]
     return L
 
