@@ -239,8 +239,9 @@ class Result:
 
     def to_xarray(self):
         """The trajectory as an xarray Dataset: ``theta`` and ``dtheta`` (t × param), ``loss`` (t),
-        with the parameter names as a coordinate and the system, sizes, status and emergence
-        times as attributes. Needs xarray (``pip install 'gradflow[tables]'``)."""
+        for an optimizer with state also ``state`` (t × entry, e.g. ``"v[beta2]"``), with the names
+        as coordinates and the system, sizes, optimizer, status and emergence times as attributes.
+        Needs xarray (``pip install 'gradflow[tables]'``)."""
         try:
             import xarray as xr
         except ImportError:
@@ -248,8 +249,12 @@ class Result:
         attrs = {"system": self.system.name, "flow": self.flow, "status": self.status,
                  "optimizer": json.dumps(self.optimizer or "gd"),
                  "sizes": json.dumps(self.system.sizes()), "emergence": json.dumps(json_ready(self.emergence))}
-        return xr.Dataset({"theta": (("t", "param"), self.theta), "dtheta": (("t", "param"), self.dtheta),
-                           "loss": ("t", self.loss)}, coords={"t": self.t, "param": list(self.names)}, attrs=attrs)
+        data = {"theta": (("t", "param"), self.theta), "dtheta": (("t", "param"), self.dtheta), "loss": ("t", self.loss)}
+        coords = {"t": self.t, "param": list(self.names)}
+        if self.state is not None:
+            data["state"] = (("t", "entry"), self.state)
+            coords["entry"] = list(self.state_names)
+        return xr.Dataset(data, coords=coords, attrs=attrs)
 
     def to_csv(self, path) -> Path:
         """Write ``t``, ``loss`` and every parameter at the solver's steps as CSV (no pandas

@@ -236,3 +236,14 @@ def test_state_tolerances_follow_the_scale_the_step_needs():
     top = np.max(np.abs(Bowl().loss_and_grad(np.array([0.3, -0.2, 0.1]))[1]))
     np.testing.assert_allclose(fl.atol(1e-10), np.concatenate([np.full(3, 1e-10), np.full(3, 1e-10 * top)]),
                                rtol=1e-15)
+
+
+def test_an_optimizer_result_as_labelled_tables():
+    """to_xarray carries the state with its names; to_frame and events_table say which optimizer."""
+    pytest.importorskip("xarray")
+    r = gf.solve(system=Bowl(), optimizer=Momentum(lr=0.2, momentum=0.5), t_max=1.0, theta0=[0.1, 0.0, 0.3])
+    ds = r.to_xarray()
+    np.testing.assert_array_equal(ds["state"].sel(entry="b[y]").values, r.state_of("b[y]"))
+    assert json.loads(ds.attrs["optimizer"]) == {"name": "momentum", "lr": 0.2, "momentum": 0.5}
+    assert r.to_frame().attrs["optimizer"] == {"name": "momentum", "lr": 0.2, "momentum": 0.5}
+    assert "state" not in gf.solve(system=Bowl(), t_max=1.0).to_xarray()
