@@ -41,6 +41,14 @@ def test_the_readme_examples_run(tmp_path):
     namespace = _run_block(ROOT / "README.md", 0, tmp_path)
     assert namespace["r"].main_event == "t_ICL" and namespace["r"].order == ("gamma3", "alpha3", "beta2")
     assert list(namespace["frame"].columns[:2]) == ["t", "loss"] and len(namespace["frame"]) == len(namespace["m"].t)
+    assert namespace["a"].optimizer["name"] == "adam" and namespace["a"].status == "emerged"
+
+
+def test_the_guides_optimizer_example_runs(tmp_path):
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    index = next(k for k, b in enumerate(blocks) if "optimizer=Adam" in b)
+    namespace = _run_block(GUIDE, index, tmp_path)
+    assert namespace["a"].state_names[-1] == "v[gamma3]" and namespace["a"].status == "emerged"
 
 
 def _links(page: Path):
