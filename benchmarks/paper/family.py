@@ -50,7 +50,7 @@ HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024
              "burst=2": (32, 64, 128, 256, 512, 1024, 2048, 4096)}
 #: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
 #: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
-ALL_ALSO = {"mask=self": (256,), "labels=same": (256,)}
+ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,)}
 #: where a member's head runs on the paper's kernels (labels at their item's position): one loss and
 #: gradient there against the generic path, at these N
 SPEED_NS = (64, 256)

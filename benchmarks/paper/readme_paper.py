@@ -139,7 +139,11 @@ def _family(results: Path):
 def family_section(results: Path) -> str:
     """"What changes if …": one sentence per question, every number from family.json."""
     d, row = _family(results)
-    n = max(r["N"] for r in d["rows"] if r["question"] == "mask=self" and r["which"] == "all")
+    alls = {q: {r["N"] for r in d["rows"] if r["question"] == q and r["which"] == "all"}
+            for q in ("paper", "mask=self", "labels=same", "loss=ce")}
+    n = max(set.intersection(*alls.values()))                  # every question's full flow measured
+    nm = max(alls["mask=self"] & alls["paper"])
+    nl = max(alls["labels=same"] & alls["paper"])
     nh = max(r["N"] for r in d["rows"] if r["question"] == "mask=self" and r["which"] == "head")
     ns = max(r["N"] for r in d["rows"] if r["question"] == "labels=same" and r["which"] == "head")
     p3, p19 = row("paper", "head", n), row("paper", "all", n)
@@ -185,13 +189,17 @@ def family_section(results: Path) -> str:
         f"{rel(m3h['t_p']['alpha3'], p3h['t_p']['alpha3'])} at N = {nh}); with every pseudo-parameter "
         f"free, α1 (a token's attention to its own content) grows to {m19['final']['alpha1']:+.3g} and "
         f"T_loss is {rel(m19['T_loss'], p19['T_loss'])} against the paper's, with the order "
-        f"{' → '.join(m19['order'])}.",
+        f"{' → '.join(m19['order'])}"
+        + (f" (at N = {nm}: T_loss {rel(row('mask=self', 'all', nm)['T_loss'], row('paper', 'all', nm)['T_loss'])})"
+           if nm > n else "") + ".",
         f"* **… a label sits at its item's position** (`labels=\"same\"`, no M cue): 14 pseudo-parameters, α2 in "
         f"α3's role; the head's loss is the paper's with α3 := α2 (it runs on the paper's kernels, "
         f"[derivations/paper/family.md](derivations/paper/family.md) §4), so its times equal the paper's "
         f"(T_β {s3['t_p']['beta2']:.6g} against {p3['t_p']['beta2']:.6g} at N = {n}, {s3s['t_p']['beta2']:.6g} against "
         f"{p3s['t_p']['beta2']:.6g} at N = {ns}), "
-        f"and with all 14 free T_loss is {rel(s19['T_loss'], p19['T_loss'])} against the paper's 19: the "
+        f"and with all 14 free T_loss is {rel(s19['T_loss'], p19['T_loss'])} against the paper's 19"
+        + (f" ({rel(row('labels=same', 'all', nl)['T_loss'], row('paper', 'all', nl)['T_loss'])} at N = {nl})"
+           if nl > n else "") + ": the "
         "M-pseudo-parameters barely matter.",
         f"* **… the loss is cross-entropy** (`loss=\"ce\"`): θ = 0 is a stationary point of the head (every logit equal "
         f"and each content once among the keys); from 10⁻³ it emerges with T_β = {c3['t_p']['beta2']:.4g} "
