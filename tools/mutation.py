@@ -321,9 +321,9 @@ MUTATIONS = [
      "        return log1p((2 * N - 1) * E(g3 * (p[\"w\"] - p[\"P\"])))",
      "        return log1p((2 * N - 2) * E(g3 * (p[\"w\"] - p[\"P\"])))",
      "family: cross-entropy head with one content too few among the logits"),
-    ("paper", "gradflow/systems/paper/__init__.py",
-     "        full[[NAMES.index(n) for n in HEAD]] = head3",
-     "        full[[NAMES.index(n) for n in (\"alpha2\", \"beta2\", \"gamma3\")]] = head3",
+    ("paper", "gradflow/systems/paper/heads.py",
+     "_HEAD_INDEX = [NAMES.index(n) for n in HEAD]",
+     "_HEAD_INDEX = [NAMES.index(n) for n in (\"alpha2\", \"beta2\", \"gamma3\")]",
      "family: labels='same' head mapped to the paper's α2 instead of α3"),
 ]
 

@@ -137,59 +137,13 @@ class PaperSystem(System):
 
     @property
     def head_closed_form(self) -> str | None:
-        """Which closed form this member's head has when only the head moves: ``"papers"`` (labels
-        at their item's position, strict mask, squared error, burst 1: the paper's own kernels with
-        α3 := α2, for either query), ``"self"`` (``mask="self"``, rotated labels, squared error,
-        burst 1, query last: the generated ``last3self_*`` of :mod:`.derive`), ``"ce"``
-        (cross-entropy, rotated labels, strict mask, query last: ``last3ce_*``), ``"burst2"``
-        (burst 2, rotated labels, strict mask, squared error, query last: :mod:`.burst2`, O(N) over
-        every placement), else None. Each is tested against the generic flow
-        (tests/paper/test_family.py)."""
-        st = self.setting
-        if (st.burst == 2 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse"
-                and self.query == "last"):
-            return "burst2"
-        if st.paper or st.burst != 1:
-            return None
-        if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
-            return "papers"
-        if st.labels == "rotated" and self.query == "last":
-            if st.loss == "mse" and st.mask == "self":
-                return "self"
-            if st.loss == "ce" and st.mask == "strict":
-                return "ce"
-        return None
-
-    def _head_eval(self, level, head3):
-        """The closed-form head at (α, β2, γ3): 𝓛 ("val"), (𝓛, ∇) ("jac") or ∇² ("hess"), from the
-        generated ``last3{self,ce}_*`` kernels or :mod:`.burst2` (its Hessian by central differences
-        of its exact gradient, step 1e-6: a Newton matrix)."""
-        if self.head_closed_form == "burst2":
-            from . import burst2
-            if level == "val":
-                return float(burst2.loss(head3, self.N))
-            if level == "jac":
-                return burst2.loss_and_grad(head3, self.N)
-            return np.array([(burst2.loss_and_grad(head3 + 1e-6 * e, self.N)[1]
-                              - burst2.loss_and_grad(head3 - 1e-6 * e, self.N)[1]) / 2e-6 for e in np.eye(3)]).T
-        from . import _kernels
-        kern = getattr(_kernels, f"last3{self.head_closed_form}_{level}")
-        val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
-        if level == "val":
-            kern(head3, float(self.N), val)
-            return float(val[0])
-        if level == "jac":
-            kern(head3, float(self.N), val, jac)
-            return float(val[0]), jac[0]
-        kern(head3, float(self.N), val, jac, hess)
-        return hess[0]
+        """Which closed form this member's head has when only the head moves (:mod:`.heads`)."""
+        from . import heads
+        return heads.closed_form(self.setting, self.query)
 
     def _member_head(self, theta, free=None):
         """θ of the head (α3 or α2, β2, γ3) when this member's head has a closed form, every other
-        pseudo-parameter is 0 and only head entries are wanted; else None. Labels at their item's
-        position: α2's score (the shared position, 1 between a label and its item and 0 between
-        any other two tokens under the strict mask) is α3's in the paper's setting, so the head's
-        loss is the paper's with α3 := α2 (derivations/paper/family.md §4)."""
+        pseudo-parameter is 0 and only head entries are wanted (``free``); else None."""
         if self.head_closed_form is None:
             return None
         theta = np.asarray(theta, dtype=np.float64)
@@ -198,14 +152,6 @@ class PaperSystem(System):
         if np.any(theta[rest] != 0) or (free is not None and not set(np.asarray(free).tolist()) <= set(head)):
             return None
         return np.ascontiguousarray(theta[head])
-
-    def _papers(self, head3):
-        full = np.zeros(len(NAMES))
-        full[[NAMES.index(n) for n in HEAD]] = head3
-        return full
-
-    def _head_free(self):
-        return np.array(sorted(NAMES.index(n) for n in HEAD))
 
     def _spread(self, g3):
         """The head's three entries (α, β2, γ3) as a vector over this member's names."""
@@ -216,10 +162,9 @@ class PaperSystem(System):
     def loss(self, theta) -> float:
         if not self.setting.paper:
             head3 = self._member_head(theta)
-            if head3 is not None and self.head_closed_form == "papers":
-                return reduced.loss(self._papers(head3), self.N, self.query, "exact")
             if head3 is not None:
-                return self._head_eval("val", head3)
+                from . import heads
+                return heads.evaluate(self.head_closed_form, "val", head3, self.N, self.query)
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss(theta, self.N, self.query, self.sums)
@@ -227,11 +172,9 @@ class PaperSystem(System):
     def loss_and_grad(self, theta, free=None):
         if not self.setting.paper:
             head3 = self._member_head(theta, free) if free is not None else None
-            if head3 is not None and self.head_closed_form == "papers":
-                value, g = reduced.loss_and_grad(self._papers(head3), self.N, self.query, self._head_free(), "exact")
-                return value, self._spread(g[[NAMES.index(n) for n in HEAD]])
             if head3 is not None:
-                value, g3 = self._head_eval("jac", head3)
+                from . import heads
+                value, g3 = heads.evaluate(self.head_closed_form, "jac", head3, self.N, self.query)
                 return value, self._spread(g3)
             from . import generic
             return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
@@ -255,15 +198,10 @@ class PaperSystem(System):
             return reduced.hessian(theta, self.N, self.query, free, self.sums)
         head3 = self._member_head(theta, free) if free is not None else None
         if head3 is not None:
-            if self.head_closed_form == "papers":
-                H = reduced.hessian(self._papers(head3), self.N, self.query, self._head_free(), "exact")
-                idx = [NAMES.index(n) for n in HEAD]
-                h3 = H[np.ix_(idx, idx)]
-            else:
-                h3 = self._head_eval("hess", head3)
+            from . import heads
             mine = [self.names.index(n) for n in self.head]
             out = np.zeros((len(self.names), len(self.names)))
-            out[np.ix_(mine, mine)] = h3
+            out[np.ix_(mine, mine)] = heads.evaluate(self.head_closed_form, "hess", head3, self.N, self.query)
             return out
         theta = np.asarray(theta, dtype=np.float64)
         cols = range(len(theta)) if free is None else np.asarray(free)

@@ -1,0 +1,78 @@
+"""The family's heads in closed form: which members have one, and its value, gradient and Hessian.
+
+With only the head (the previous-token pseudo-parameter, β2, γ3) non-zero, four members of the
+family (:mod:`.setting`) have a closed-form loss, each tested against the generic reference-backed
+flow (tests/paper/test_family.py; derivations/paper/family.md §4):
+
+* ``"papers"``: labels at their item's position (strict mask, squared error, burst 1, either
+  query): the paper's own loss with α3 := α2, on the paper's kernels (:mod:`.reduced`);
+* ``"self"``: ``mask="self"`` (rotated labels, squared error, burst 1, query last): the generated
+  ``last3self_*`` of :mod:`.derive`, O(1);
+* ``"ce"``: cross-entropy (rotated labels, strict mask, query last): ``last3ce_*``, O(1);
+* ``"burst2"``: burst 2 (rotated labels, strict mask, squared error, query last): :mod:`.burst2`,
+  O(N) over every placement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import reduced
+from .reduced import NAMES
+
+#: the paper's head, in the order the kernels take it
+HEAD = ("alpha3", "beta2", "gamma3")
+_HEAD_INDEX = [NAMES.index(n) for n in HEAD]
+
+
+def closed_form(setting, query: str) -> str | None:
+    """Which closed form the member's head has (see the module), or None."""
+    st = setting
+    if st.burst == 2 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse" and query == "last":
+        return "burst2"
+    if st.paper or st.burst != 1:
+        return None
+    if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
+        return "papers"
+    if st.labels == "rotated" and query == "last":
+        if st.loss == "mse" and st.mask == "self":
+            return "self"
+        if st.loss == "ce" and st.mask == "strict":
+            return "ce"
+    return None
+
+
+def evaluate(kind: str, level: str, head3, N: int, query: str):
+    """At the head (α, β2, γ3): 𝓛 (``level="val"``), (𝓛, ∇) (``"jac"``) or ∇² (``"hess"``, 3×3).
+    burst2's Hessian is the central difference of its exact gradient (step 1e-6): a Newton
+    matrix for implicit methods."""
+    head3 = np.ascontiguousarray(head3, dtype=np.float64)
+    if kind == "papers":
+        full = np.zeros(len(NAMES))
+        full[_HEAD_INDEX] = head3
+        free = np.array(sorted(_HEAD_INDEX))
+        if level == "val":
+            return reduced.loss(full, N, query, "exact")
+        if level == "jac":
+            value, g = reduced.loss_and_grad(full, N, query, free, "exact")
+            return value, g[_HEAD_INDEX]
+        return reduced.hessian(full, N, query, free, "exact")[np.ix_(_HEAD_INDEX, _HEAD_INDEX)]
+    if kind == "burst2":
+        from . import burst2
+        if level == "val":
+            return float(burst2.loss(head3, N))
+        if level == "jac":
+            return burst2.loss_and_grad(head3, N)
+        return np.array([(burst2.loss_and_grad(head3 + 1e-6 * e, N)[1] - burst2.loss_and_grad(head3 - 1e-6 * e, N)[1])
+                         / 2e-6 for e in np.eye(3)]).T
+    from . import _kernels
+    kern = getattr(_kernels, f"last3{kind}_{level}")
+    val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
+    if level == "val":
+        kern(head3, float(N), val)
+        return float(val[0])
+    if level == "jac":
+        kern(head3, float(N), val, jac)
+        return float(val[0]), jac[0]
+    kern(head3, float(N), val, jac, hess)
+    return hess[0]
