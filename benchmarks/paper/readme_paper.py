@@ -191,7 +191,12 @@ def family_section(results: Path) -> str:
         f"T_loss is {rel(m19['T_loss'], p19['T_loss'])} against the paper's, with the order "
         f"{' → '.join(m19['order'])}"
         + (f" (at N = {nm}: T_loss {rel(row('mask=self', 'all', nm)['T_loss'], row('paper', 'all', nm)['T_loss'])})"
-           if nm > n else "") + ".",
+           if nm > n else "") + "."
+        + (f" At N = {nm} β2 never reaches 0.5 (it ends at {row('mask=self', 'all', nm)['final']['beta2']:+.3g} at "
+           f"t = {_sibling('family').T_LIMIT_PER_N2:g} N², status {row('mask=self', 'all', nm)['status']}), while the loss "
+           f"falls below ¼ at T_loss = {row('mask=self', 'all', nm)['T_loss']:.4g}; the largest at the end: "
+           + ", ".join(f"{k} {v:+.3g}" for k, v in row('mask=self', 'all', nm)['largest'].items()) + "."
+           if nm > n and row('mask=self', 'all', nm)['status'] != "emerged" else ""),
         f"* **… a label sits at its item's position** (`labels=\"same\"`, no M cue): 14 pseudo-parameters, α2 in "
         f"α3's role; the head's loss is the paper's with α3 := α2 (it runs on the paper's kernels, "
         f"[derivations/paper/family.md](derivations/paper/family.md) §4), so its times equal the paper's "
