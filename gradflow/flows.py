@@ -168,9 +168,10 @@ class Flow:
     def state_names(self) -> tuple:
         return ()
 
-    def velocity_at(self, t, y) -> np.ndarray:
-        """dθ/dt of the full vector at (t, y) (gradient flow is autonomous: t is not used)."""
-        return self.velocity(y)
+    def velocity_at(self, t, y, dy=None) -> np.ndarray:
+        """dθ/dt of the full vector at (t, y), from dy/dt ``dy`` when it is already known
+        (gradient flow is autonomous: t is not used)."""
+        return self.velocity(y, dy)
 
     @property
     def jac(self):
@@ -220,8 +221,9 @@ class OptimizerFlow(Flow):
         return self._h0
 
     def _update_gradient(self, g):
+        """h from ∇_S𝓛 (a vector), or ∂h/∂θ from the Hessian's rows (a matrix, row k for θ_k)."""
         if self.count is not None:
-            return g / (self.count * self.scale)
+            return (g.T / (self.count * self.scale)).T
         return g if self.M is None else self.M @ g
 
     @property
@@ -260,10 +262,10 @@ class OptimizerFlow(Flow):
             step = step / self.scale
         return np.concatenate([step, dstate])
 
-    def velocity_at(self, t, y) -> np.ndarray:
-        """dθ/dt of the full vector at (t, y)."""
+    def velocity_at(self, t, y, dy=None) -> np.ndarray:
+        """dθ/dt of the full vector at (t, y), from dy/dt ``dy`` when it is already known."""
         out = np.zeros(len(self.theta0))
-        out[self.idx] = self.rhs(t, y)[: self.n]
+        out[self.idx] = (self.rhs(t, y) if dy is None else np.asarray(dy))[: self.n]
         return out
 
     def velocity(self, y, dy=None) -> np.ndarray:
@@ -282,9 +284,7 @@ class OptimizerFlow(Flow):
         theta = self.full(y)
         _, g = self.system.loss_and_grad(theta, free=self.free)
         h = self._update_gradient(g[self.idx])
-        H = self.system.hessian(theta, free=self.free)[np.ix_(self.idx, self.idx)]
-        dh = (H / (self.count * self.scale)[:, None] if self.count is not None
-              else H if self.M is None else self.M @ H)
+        dh = self._update_gradient(self.system.hessian(theta, free=self.free)[np.ix_(self.idx, self.idx)])
         s_h, s_s, f_h, f_s = self.optimizer.partials(t, h, self.state(y))
         top = np.hstack([s_h @ dh, s_s])
         if self.scale is not None:

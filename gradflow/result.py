@@ -74,8 +74,7 @@ class Result:
     def dtheta(self) -> np.ndarray:
         """dθ/dt at each step; evaluated on first use where the solver did not keep it."""
         if self._dtheta is None:
-            self._dtheta = np.array([self._derivative(k, th) for k, th in enumerate(self.theta)]
-                                    ).reshape(self.theta.shape)
+            self._dtheta = np.array([self._derivative(k) for k in range(len(self.t))]).reshape(self.theta.shape)
         return self._dtheta
 
     @property
@@ -107,6 +106,11 @@ class Result:
             return "gd"
         from .optimizers import make
         return make(self.optimizer).describe()
+
+    @property
+    def _flow_words(self) -> str:
+        """"theta flow", or "weights flow under adam (lr 0.001, …)" for an optimizer other than gd."""
+        return f"{self.flow} flow" + ("" if self.optimizer is None else f" under {self.optimizer_label}")
 
     @property
     def success(self) -> bool:
@@ -172,8 +176,7 @@ class Result:
         with what it means, the head's order and by what, the end point and the solver's work."""
         e, sys_ = self.emergence, self.system
         crits = {getattr(c, "key", None): c for c in sys_.criteria()}
-        rule = "" if self.optimizer is None else f" under {self.optimizer_label}"
-        lines = [f"{sys_.name}: {sys_.describe()}; {self.flow} flow{rule}, {len(self.params)} of {len(self.names)} "
+        lines = [f"{sys_.name}: {sys_.describe()}; {self._flow_words}, {len(self.params)} of {len(self.names)} "
                  f"{sys_.param_word}s free: {self.status} ({self.message})",
                  f"emergence = {self.events[self.MAIN]:.6g}   ({self.main_event}: {describe(crits[self.main_event])})"]
         others = [c for c in sys_.criteria() if isinstance(c, (LossBelow, Crosses)) and c.key != self.main_event]
@@ -196,8 +199,7 @@ class Result:
     def __repr__(self) -> str:
         e = self.emergence
         main = e.get(self.system.primary_key, float("nan"))
-        rule = "" if self.optimizer is None else f" under {self.optimizer_label}"
-        return (f"Result({self.system.name}: {self.system.describe()}; {self.flow} flow{rule}, {len(self.params)} of "
+        return (f"Result({self.system.name}: {self.system.describe()}; {self._flow_words}, {len(self.params)} of "
                 f"{len(self.names)} {self.system.param_word}s free;\n"
                 f"       status {self.status!r}, {self.system.primary_key} = {main:.6g}, "
                 f"order {' -> '.join(self.order) or '(none)'};\n"

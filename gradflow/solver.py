@@ -316,14 +316,13 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
     theta = np.array([fl.full(y) for y in ys])
     log_abs = np.array([fl.log_abs(y) for y in ys]) if fl.tracks_log else None
     state = np.array([fl.state(y) for y in ys]) if opt.state else None
-    gd = opt.name == "gd"
-    if all(f is not None for f in fs) and gd:            # Radau kept f at every step
-        dtheta = np.array([fl.velocity(y, f) for y, f in zip(ys, fs)])
+    if all(f is not None for f in fs):            # Radau kept f at every step
+        dtheta = np.array([fl.velocity_at(tk, y, f) for tk, y, f in zip(ts, ys, fs)])
     else:
         dtheta = None                               # evaluated when first needed
 
-    def derivative(k, th):
-        return fl.velocity(fl.coords_of(th)) if gd else fl.velocity_at(ts[k], ys[k])
+    def derivative(k):
+        return fl.velocity_at(ts[k], ys[k])
     dense = _Dense(OdeSolution(t, pieces), fl) if pieces else None
     emergence = emergence_times(
         crits, sys_.names, fl.params if dense is not None else (), t, theta, lambda k: fl.loss(ys[k]),
