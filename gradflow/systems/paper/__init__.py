@@ -24,7 +24,7 @@ import numpy as np
 
 from ...criteria import Crosses, LossBelow, ParamReaches
 from ...system import Size, System
-from . import reduced
+from . import heads, reduced
 from .reduced import NAMES, QUERIES
 from .setting import LABELS, LOSSES, MASKS, Setting
 
@@ -98,6 +98,11 @@ class PaperSystem(System):
         self._sums_given = sizes["sums"]
         self.names = tuple(NAMES[k] for k in self.setting.indices())
         self.head = (self.setting.previous_token, "beta2", "gamma3")
+        #: which closed form the member's head has when only the head moves (:mod:`.heads`), or None
+        self.head_closed_form = heads.closed_form(self.setting)
+        self._head_index = np.array([self.names.index(n) for n in self.head])
+        self._head_set = set(self._head_index.tolist())
+        self._rest_index = np.setdiff1d(np.arange(len(self.names)), self._head_index)
         if not self.setting.paper:
             self.derivation = ""
 
@@ -135,35 +140,28 @@ class PaperSystem(System):
                              f"{self.N * 2e-7 * 2e4 / 3600:.3g} h; the limit is N = 10^7 (sums='quadrature' reaches 2^25 "
                              "with query last)")
 
-    @property
-    def head_closed_form(self) -> str | None:
-        """Which closed form this member's head has when only the head moves (:mod:`.heads`)."""
-        from . import heads
-        return heads.closed_form(self.setting, self.query)
-
     def _member_head(self, theta, free=None):
         """θ of the head (α3 or α2, β2, γ3) when this member's head has a closed form, every other
         pseudo-parameter is 0 and only head entries are wanted (``free``); else None."""
         if self.head_closed_form is None:
             return None
         theta = np.asarray(theta, dtype=np.float64)
-        head = [self.names.index(n) for n in self.head]
-        rest = np.setdiff1d(np.arange(len(self.names)), head)
-        if np.any(theta[rest] != 0) or (free is not None and not set(np.asarray(free).tolist()) <= set(head)):
+        if np.any(theta[self._rest_index] != 0):
             return None
-        return np.ascontiguousarray(theta[head])
+        if free is not None and not set(np.asarray(free).tolist()) <= self._head_set:
+            return None
+        return np.ascontiguousarray(theta[self._head_index])
 
     def _spread(self, g3):
         """The head's three entries (α, β2, γ3) as a vector over this member's names."""
         out = np.zeros(len(self.names))
-        out[[self.names.index(n) for n in self.head]] = g3
+        out[self._head_index] = g3
         return out
 
     def loss(self, theta) -> float:
         if not self.setting.paper:
             head3 = self._member_head(theta)
             if head3 is not None:
-                from . import heads
                 return heads.evaluate(self.head_closed_form, "val", head3, self.N, self.query)
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
@@ -173,7 +171,6 @@ class PaperSystem(System):
         if not self.setting.paper:
             head3 = self._member_head(theta, free) if free is not None else None
             if head3 is not None:
-                from . import heads
                 value, g3 = heads.evaluate(self.head_closed_form, "jac", head3, self.N, self.query)
                 return value, self._spread(g3)
             from . import generic
@@ -198,19 +195,12 @@ class PaperSystem(System):
             return reduced.hessian(theta, self.N, self.query, free, self.sums)
         head3 = self._member_head(theta, free) if free is not None else None
         if head3 is not None:
-            from . import heads
-            mine = [self.names.index(n) for n in self.head]
             out = np.zeros((len(self.names), len(self.names)))
-            out[np.ix_(mine, mine)] = heads.evaluate(self.head_closed_form, "hess", head3, self.N, self.query)
+            out[np.ix_(self._head_index, self._head_index)] = heads.evaluate(self.head_closed_form, "hess", head3,
+                                                                              self.N, self.query)
             return out
-        theta = np.asarray(theta, dtype=np.float64)
-        cols = range(len(theta)) if free is None else np.asarray(free)
-        out = np.zeros((len(theta), len(theta)))
-        for k in cols:
-            e = np.zeros(len(theta))
-            e[k] = 1e-5
-            out[:, k] = (self.loss_and_grad(theta + e)[1] - self.loss_and_grad(theta - e)[1]) / 2e-5
-        return out
+        return heads.difference_hessian(lambda th: self.loss_and_grad(th)[1], theta, 1e-5,
+                                        None if free is None else np.asarray(free))
 
     def elementwise(self):
         """Each basis matrix is one D×D block, I or M: D entries ±1, and the 19 supports are

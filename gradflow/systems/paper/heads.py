@@ -25,9 +25,9 @@ HEAD = ("alpha3", "beta2", "gamma3")
 _HEAD_INDEX = [NAMES.index(n) for n in HEAD]
 
 
-def closed_form(setting, query: str) -> str | None:
+def closed_form(setting) -> str | None:
     """Which closed form the member's head has (see the module), or None."""
-    st = setting
+    st, query = setting, setting.query
     if st.burst == 2 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse" and query == "last":
         return "burst2"
     if st.paper or st.burst != 1:
@@ -40,6 +40,19 @@ def closed_form(setting, query: str) -> str | None:
         if st.loss == "ce" and st.mask == "strict":
             return "ce"
     return None
+
+
+def difference_hessian(grad, theta, step: float, cols=None) -> np.ndarray:
+    """∇² by central differences of an exact gradient ``grad(θ)``: column k is
+    (grad(θ + step e_k) − grad(θ − step e_k)) / (2 step), for k in ``cols`` (default all; the
+    others 0). A Newton matrix for implicit methods, its error O(step²) plus rounding/step."""
+    theta = np.asarray(theta, dtype=np.float64)
+    out = np.zeros((len(theta), len(theta)))
+    for k in range(len(theta)) if cols is None else cols:
+        e = np.zeros(len(theta))
+        e[k] = step
+        out[:, k] = (grad(theta + e) - grad(theta - e)) / (2 * step)
+    return out
 
 
 def evaluate(kind: str, level: str, head3, N: int, query: str):
@@ -63,8 +76,7 @@ def evaluate(kind: str, level: str, head3, N: int, query: str):
             return float(burst2.loss(head3, N))
         if level == "jac":
             return burst2.loss_and_grad(head3, N)
-        return np.array([(burst2.loss_and_grad(head3 + 1e-6 * e, N)[1] - burst2.loss_and_grad(head3 - 1e-6 * e, N)[1])
-                         / 2e-6 for e in np.eye(3)]).T
+        return difference_hessian(lambda th: burst2.loss_and_grad(th, N)[1], head3, 1e-6)
     from . import _kernels
     kern = getattr(_kernels, f"last3{kind}_{level}")
     val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))

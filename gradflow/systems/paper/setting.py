@@ -66,10 +66,10 @@ class Setting:
     @property
     def head_in_closed_form(self) -> bool:
         """Whether the head of this member has an O(N) closed form that sums the placements itself
-        (burst 2 with the query last, :mod:`.burst2`): then any number of placements is allowed here,
+        (burst 2 with the query last, :mod:`.heads`): then any number of placements is allowed here,
         and the generic flow's limit is enforced by ``PaperSystem.check_size_limits``."""
-        return (self.burst == 2 and self.query == "last" and self.mask == "strict" and self.labels == "rotated"
-                and self.loss == "mse")
+        from .heads import closed_form
+        return closed_form(self) == "burst2"
 
     @property
     def paper(self) -> bool:

@@ -92,7 +92,7 @@ class TokensSystem(System):
 
     def elementwise(self):
         """Refused: the basis matrices overlap (α1 with α2, α3 with α4, β1 with β3, … share entries;
-        tests/tokens/test_optimizers.py finds them) and their entries differ in size, so Adam's
+        tests/paper/test_optimizers.py finds them at N = 4) and their entries differ in size, so Adam's
         or sign descent's per-entry normalisation mixes pseudo-parameters and takes the weights
         off the invariant span: no exact reduction exists."""
         return ("the tokens system's basis matrices overlap (alpha1 with alpha2, beta1 with beta3, ... share weight "
