@@ -57,10 +57,8 @@ def runs() -> list[dict]:
 
 
 def label(opt) -> str:
-    """The optimizer of a run in words (its hyperparameters)."""
-    if opt == "gd":
-        return "gd"
-    return opt["name"] + " (" + ", ".join(f"{k} {v:g}" for k, v in opt.items() if k != "name") + ")"
+    """The optimizer of a run in words (its hyperparameters): :meth:`Optimizer.describe`."""
+    return gf.optimizers.make(opt).describe()
 
 
 def summarise(rows) -> list[dict]:

@@ -31,9 +31,8 @@ STAGES = ("selector", "copier", "classifier")
 
 
 def label(opt) -> str:
-    if opt == "gd":
-        return "gd"
-    return opt["name"] + " (" + ", ".join(f"{k} {v:g}" for k, v in opt.items() if k != "name") + ")"
+    """The optimizer of a run in words (its hyperparameters): :meth:`Optimizer.describe`."""
+    return gf.optimizers.make(opt).describe()
 
 
 def main(argv=None):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gradflow.optimizers import make
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "optimizers"
 START, END = "<!-- optimizers-results:start -->", "<!-- optimizers-results:end -->"
@@ -52,7 +54,7 @@ def laws_table(data) -> list:
             cells = [f"{rows[N]['t_p']['beta2']:.4g}" for N in SHOWN]
             sb = _slope(rows, 4096, lambda r: r["t_p"]["beta2"])
             sa = _slope(rows, 4096, lambda r: r["t_p"]["alpha3"])
-            label = name if not hyper else f"{name} ({', '.join(f'{k} {v:g}' for k, v in hyper.items())})"
+            label = make({"name": name, **hyper}).describe()
             L.append(f"| {label} | {words} | " + " | ".join(cells) + f" | {sb:.2f}, {sa:.2f} |")
     return L
 
