@@ -11,7 +11,8 @@ largest at the end, local slopes. Questions:
 * ``loss``: cross-entropy over the sequence's 2N contents, query last and uniform (N ≤ 16: one
   sequence per query); the head from θ = 0 is a stationary point, so it starts at 10⁻³;
 * ``burst``: B = 2, 4, 8 occurrences of the query's item, T against N/B (placements summed exactly:
-  as far as their number allows).
+  every pseudo-parameter as far as the generic flow's enumeration allows, the head on its closed
+  form, :mod:`gradflow.systems.paper.burst`, to N = 4096).
 
 Runs through :func:`gradflow.sweep` into ``<out>/family_store`` (resumable; 2 workers), writes
 ``<out>/family.json``, ``.md`` and ``family.png``. Run: ``python benchmarks/paper/family.py``.
@@ -44,10 +45,12 @@ QUESTIONS = {
     "burst=8": ({"burst": 8}, "last", (8,)),
 }
 #: question -> N values at which the head alone is solved as well (on a closed form where the member
-#: has one: labels=same, mask=self, loss=ce, burst=2, query last)
+#: has one: labels=same, mask=self, loss=ce, burst, query last)
 HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024, 2048, 4096),
              "labels=same": (256, 512, 1024, 2048, 4096), "loss=ce": (256, 512, 1024, 2048, 4096),
-             "burst=2": (32, 64, 128, 256, 512, 1024, 2048, 4096)}
+             "burst=2": (32, 64, 128, 256, 512, 1024, 2048, 4096),
+             "burst=4": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+             "burst=8": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)}
 #: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
 #: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
 ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,)}

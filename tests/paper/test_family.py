@@ -139,7 +139,8 @@ def test_cross_entropy_starts_at_ln_2N_and_its_loss_time_is_half_of_it():
     ({"burst": 9}, "^burst must be at most N = 8"),
     ({"burst": 2, "loss": "ce"}, "^burst must be 1 with loss='ce'"),
     ({"mask": "self", "sums": "quadrature"}, "^sums='quadrature' is the paper setting's kernels'"),
-    ({"burst": 8, "N": 40}, "^burst = 8 at N = 40 averages over"),
+    ({"burst": 8, "N": 40, "mask": "self"}, "^burst = 8 at N = 40 averages over"),
+    ({"burst": 8, "N": 40}, "^N = 40 with {'burst': 8} is beyond this machine on the generic"),
 ])
 def test_refusals_name_the_argument(kw, message):
     sizes = {"N": 8, **kw}
@@ -206,12 +207,13 @@ def test_burst_placements_are_every_subset_once(N, B, query):
 
 
 @pytest.mark.parametrize("N", [3, 6])
-@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}, {"burst": 2}],
-                         ids=["labels=same", "mask=self", "loss=ce", "burst=2"])
+@pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}, {"burst": 2},
+                                     {"burst": 3, "query": "uniform"}],
+                         ids=["labels=same", "mask=self", "loss=ce", "burst=2", "burst=3,uniform"])
 def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
     """Labels at their item's position (the paper's kernels with α3 := α2), the self mask and
-    cross-entropy (the generated last3self_*, last3ce_* kernels) and burst 2 (gradflow's burst2: the
-    N − 1 placements by suffix sums), with only the head non-zero: loss, gradient and Hessian equal the
+    cross-entropy (the generated last3self_*, last3ce_* kernels) and burst B (gradflow's burst: the
+    placements by a recursion over the pairs inside a quadrature), with only the head non-zero: loss, gradient and Hessian equal the
     generic reference-backed flow (its Hessian by differences) at a non-symmetric head point; with any
     other pseudo-parameter non-zero the generic flow is used."""
     s = PaperSystem(N=N, **options)
@@ -238,10 +240,11 @@ def test_which_members_have_a_closed_form_head():
     assert PaperSystem(N=4, labels="same", query="uniform").head_closed_form == "papers"
     assert PaperSystem(N=4, mask="self").head_closed_form == "self"
     assert PaperSystem(N=4, loss="ce").head_closed_form == "ce"
-    assert PaperSystem(N=4, burst=2).head_closed_form == "burst2"
+    assert PaperSystem(N=4, burst=2).head_closed_form == "burst"
+    assert PaperSystem(N=4, burst=3, query="uniform").head_closed_form == "burst"
     for options in ({"mask": "self", "query": "uniform"}, {"mask": "self", "labels": "same"},
-                    {"loss": "ce", "query": "uniform"}, {"loss": "ce", "mask": "self"}, {"burst": 3},
-                    {"burst": 2, "query": "uniform"}, {"burst": 2, "mask": "self"}, {}):
+                    {"loss": "ce", "query": "uniform"}, {"loss": "ce", "mask": "self"},
+                    {"burst": 2, "mask": "self"}, {"burst": 3, "labels": "same"}, {}):
         assert PaperSystem(N=4, **options).head_closed_form is None
 
 

@@ -35,6 +35,44 @@ def test_finite_frame_groups_have_the_same_fixed_space():
         assert np.sum(s < 1e-9 * s[0]) == dim
 
 
+def test_finite_frame_groups_at_d16_fix_the_19_dimensional_span():
+    """D = 16 (N ≤ 7, the initialisation benchmark's N = 4): 512 contents and 256 positions, each a
+    group (closed under products), whose joint fixed space on W1, W2, W3 has dimensions 3, 12, 4
+    and holds the basis matrices; D not a power of 2 is refused. (At D = 16 the fixed space's
+    null-space computation would need 2 GiB per element for W2: the dimension comes from the
+    characters instead.)"""
+    from gradflow.systems.paper.reference import complex_structure
+    C, P = sym.finite_frames(16)
+    assert len(C) == 512 and len(P) == 256
+    for group in (C, P):
+        keys = {(g.round(12) + 0.0).tobytes() for g in group}        # + 0.0: no signed zeros
+        assert len(keys) == len(group)
+        rng = np.random.default_rng(0)
+        for a, b in rng.integers(0, len(group), size=(20, 2)):
+            assert ((group[a] @ group[b]).round(12) + 0.0).tobytes() in keys
+    M = complex_structure(16)
+    assert np.allclose(np.einsum("gij,jk->gik", P, M), np.einsum("ij,gjk->gik", M, P))
+    # the fixed space's dimension is the character inner product (1/|G|) Σ_g χ_L(g) χ_R(g) of the
+    # action W ↦ L W Rᵀ (G = contents × positions; g1 = diag(Q, U) has trace tr Q + tr U) ...
+    tq, tu = np.trace(C, axis1=1, axis2=2), np.trace(P, axis1=1, axis2=2)
+    t1 = (tq[:, None] + tu[None, :]).ravel()
+    tqq = np.repeat(tq, len(tu))
+    dims = {"W1": np.mean(t1 * t1), "W2": np.mean((2 * t1) ** 2), "W3": np.mean(tqq * 4 * t1)}
+    assert {k: round(v, 9) for k, v in dims.items()} == {"W1": 3, "W2": 12, "W3": 4}
+    # ... and each basis matrix is fixed by every element (Q, I) and (I, U), hence by the product
+    # group, so the 19 basis matrices span it
+    from gradflow.systems.paper.reference import weights
+    I = np.eye(16)
+    for Q, U in [(c, I) for c in C] + [(I, u) for u in P]:
+        acts = sym._actions(Q, U)
+        for k in range(19):
+            for name, W in zip(("W1", "W2", "W3"), weights(np.eye(19)[k], 16)):
+                left, right = acts[name]
+                assert np.allclose(left @ W @ right.T, W, atol=1e-13)
+    with pytest.raises(ValueError, match="D must be a power of 2"):
+        sym.finite_frames(12)
+
+
 @pytest.fixture(scope="module")
 def three64():
     return gf.solve(64, system="paper", params=("alpha3", "beta2", "gamma3"))

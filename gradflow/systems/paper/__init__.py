@@ -162,7 +162,7 @@ class PaperSystem(System):
         if not self.setting.paper:
             head3 = self._member_head(theta)
             if head3 is not None:
-                return heads.evaluate(self.head_closed_form, "val", head3, self.N, self.query)
+                return heads.evaluate(self.head_closed_form, "val", head3, self.setting)
             from . import generic
             return generic.loss(np.asarray(theta, dtype=np.float64), self.setting, self.D)
         return reduced.loss(theta, self.N, self.query, self.sums)
@@ -171,7 +171,7 @@ class PaperSystem(System):
         if not self.setting.paper:
             head3 = self._member_head(theta, free) if free is not None else None
             if head3 is not None:
-                value, g3 = heads.evaluate(self.head_closed_form, "jac", head3, self.N, self.query)
+                value, g3 = heads.evaluate(self.head_closed_form, "jac", head3, self.setting)
                 return value, self._spread(g3)
             from . import generic
             return generic.loss_and_grad(np.asarray(theta, dtype=np.float64), self.setting, self.D)
@@ -197,7 +197,7 @@ class PaperSystem(System):
         if head3 is not None:
             out = np.zeros((len(self.names), len(self.names)))
             out[np.ix_(self._head_index, self._head_index)] = heads.evaluate(self.head_closed_form, "hess", head3,
-                                                                              self.N, self.query)
+                                                                              self.setting)
             return out
         return heads.difference_hessian(lambda th: self.loss_and_grad(th)[1], theta, 1e-5,
                                         None if free is None else np.asarray(free))

@@ -32,23 +32,24 @@ D_CHECK = 8
 OFF_SPAN_TOL = 1e-12
 
 
-def frames_batch(query: str, options: dict | None = None):
-    """Every frame of the finite group applied to the setting's canonical sequences: (E, Y, the
-    target token of each). Without the M-structure (labels at their item's position) the
-    positions' group is the real Pauli group, as the contents'."""
-    setting = Setting(N_CHECK, query, **(options or {}))
-    C, P = finite_frames()
+def frames_batch(query: str, options: dict | None = None, N: int = N_CHECK, D: int = D_CHECK):
+    """Every frame of the finite group (:func:`.symmetry.finite_frames` at D, a power of 2 ≥ 2N + 2)
+    applied to the setting's canonical sequences: (E, Y, the target token of each, the setting).
+    Without the M-structure (labels at their item's position) the positions' group is the real
+    Pauli group, as the contents'."""
+    setting = Setting(N, query, **(options or {}))
+    C, P = finite_frames(D)
     if setting.labels == "same":
         P = C
-    E0, Y0, target0 = setting.batch(D_CHECK)
+    E0, Y0, target0 = setting.batch(D)
     Qs = np.repeat(C, len(P), axis=0)
     Us = np.tile(P, (len(C), 1, 1))
     n = len(E0)
     E = np.empty((len(Qs) * n,) + E0.shape[1:])
-    Y = np.empty((len(Qs) * n, D_CHECK))
+    Y = np.empty((len(Qs) * n, D))
     for k in range(n):
-        E[k::n, :, :D_CHECK] = np.einsum("gij,tj->gti", Qs, E0[k, :, :D_CHECK])
-        E[k::n, :, D_CHECK:] = np.einsum("gij,tj->gti", Us, E0[k, :, D_CHECK:])
+        E[k::n, :, :D] = np.einsum("gij,tj->gti", Qs, E0[k, :, :D])
+        E[k::n, :, D:] = np.einsum("gij,tj->gti", Us, E0[k, :, D:])
         Y[k::n] = np.einsum("gij,j->gi", Qs, Y0[k])
     return E, Y, np.tile(target0, len(Qs)), setting
 

@@ -1,6 +1,6 @@
 """The family's heads in closed form: which members have one, and its value, gradient and Hessian.
 
-With only the head (the previous-token pseudo-parameter, β2, γ3) non-zero, four members of the
+With only the head (the previous-token pseudo-parameter, β2, γ3) non-zero, these members of the
 family (:mod:`.setting`) have a closed-form loss, each tested against the generic reference-backed
 flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 
@@ -9,8 +9,9 @@ flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 * ``"self"``: ``mask="self"`` (rotated labels, squared error, burst 1, query last): the generated
   ``last3self_*`` of :mod:`.derive`, O(1);
 * ``"ce"``: cross-entropy (rotated labels, strict mask, query last): ``last3ce_*``, O(1);
-* ``"burst2"``: burst 2 (rotated labels, strict mask, squared error, query last): :mod:`.burst2`,
-  O(N) over every placement.
+* ``"burst"``: burst B ≥ 2 (rotated labels, strict mask, squared error, either query): :mod:`.burst`,
+  the exact average over every placement by a recursion over the pairs inside a quadrature,
+  O(N·B) per node (about 41 nodes).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ _HEAD_INDEX = [NAMES.index(n) for n in HEAD]
 def closed_form(setting) -> str | None:
     """Which closed form the member's head has (see the module), or None."""
     st, query = setting, setting.query
-    if st.burst == 2 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse" and query == "last":
-        return "burst2"
+    if st.burst > 1 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse":
+        return "burst"
     if st.paper or st.burst != 1:
         return None
     if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
@@ -55,11 +56,12 @@ def difference_hessian(grad, theta, step: float, cols=None) -> np.ndarray:
     return out
 
 
-def evaluate(kind: str, level: str, head3, N: int, query: str):
-    """At the head (α, β2, γ3): 𝓛 (``level="val"``), (𝓛, ∇) (``"jac"``) or ∇² (``"hess"``, 3×3).
-    burst2's Hessian is the central difference of its exact gradient (step 1e-6): a Newton
-    matrix for implicit methods."""
+def evaluate(kind: str, level: str, head3, setting):
+    """At the head (α, β2, γ3) of the member ``setting``: 𝓛 (``level="val"``), (𝓛, ∇) (``"jac"``)
+    or ∇² (``"hess"``, 3×3). The burst members' Hessian is the central difference of their exact
+    gradient (step 1e-6, error O(1e-12) relative): a Newton matrix for implicit methods."""
     head3 = np.ascontiguousarray(head3, dtype=np.float64)
+    N, query = setting.N, setting.query
     if kind == "papers":
         full = np.zeros(len(NAMES))
         full[_HEAD_INDEX] = head3
@@ -70,13 +72,13 @@ def evaluate(kind: str, level: str, head3, N: int, query: str):
             value, g = reduced.loss_and_grad(full, N, query, free, "exact")
             return value, g[_HEAD_INDEX]
         return reduced.hessian(full, N, query, free, "exact")[np.ix_(_HEAD_INDEX, _HEAD_INDEX)]
-    if kind == "burst2":
-        from . import burst2
+    if kind == "burst":
+        from . import burst
         if level == "val":
-            return float(burst2.loss(head3, N))
+            return burst.loss(head3, N, setting.burst, query)
         if level == "jac":
-            return burst2.loss_and_grad(head3, N)
-        return difference_hessian(lambda th: burst2.loss_and_grad(th, N)[1], head3, 1e-6)
+            return burst.loss_and_grad(head3, N, setting.burst, query)
+        return difference_hessian(lambda th: burst.loss_and_grad(th, N, setting.burst, query)[1], head3, 1e-6)
     from . import _kernels
     kern = getattr(_kernels, f"last3{kind}_{level}")
     val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))

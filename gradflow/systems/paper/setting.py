@@ -65,11 +65,11 @@ class Setting:
 
     @property
     def head_in_closed_form(self) -> bool:
-        """Whether the head of this member has an O(N) closed form that sums the placements itself
-        (burst 2 with the query last, :mod:`.heads`): then any number of placements is allowed here,
-        and the generic flow's limit is enforced by ``PaperSystem.check_size_limits``."""
+        """Whether the head of this member has a closed form that sums the placements itself
+        (the burst members, :mod:`.heads`): then any number of placements is allowed here, and the
+        generic flow's limit is enforced by ``PaperSystem.check_size_limits``."""
         from .heads import closed_form
-        return closed_form(self) == "burst2"
+        return closed_form(self) == "burst"
 
     @property
     def paper(self) -> bool:

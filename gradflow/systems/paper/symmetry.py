@@ -8,11 +8,13 @@ W2 ↦ g2 W2 g2ᵀ (g2 = diag(Q, U, Q, U)), W3 ↦ Q W3 g3ᵀ (g3 = diag(Q, U) f
 * :func:`fixed_space` computes, per matrix, the weights fixed by a set of group elements (the null
   space of g ⊗ g − I, stacked), from random Haar elements (generic: they generate a dense subgroup)
   or from the finite groups below; SPEC-paper expects dimensions 3, 12 and 4.
-* :func:`finite_frames` is a finite group with the same fixed space at D = 8 (N ≤ 3): the real
-  Pauli group 2^{1+6} (order 128, absolutely irreducible on R^8) for contents and the complex Pauli
-  group on C^4 (order 64, irreducible, as real 8×8 matrices commuting with M) for positions. At
-  invariant weights the population gradient is the average over these 8192 frames; the average is
-  computed through the full model on every frame, with nothing projected.
+* :func:`finite_frames` is a finite group with the same fixed space at D = 2^n (D = 8: N ≤ 3;
+  D = 16: N ≤ 7): the real Pauli group 2^{1+2n} (order 2·4^n, absolutely irreducible on R^D) for
+  contents and the complex Pauli group on C^{D/2} (order 4^n, irreducible and not self-conjugate
+  (its centre acts by i), so as real D×D matrices commuting with M it fixes only span{I, M}) for
+  positions. At invariant weights the population gradient is the average over these frames (8192
+  at D = 8, 131072 at D = 16); the average is computed through the full model on every frame,
+  with nothing projected.
 """
 
 from __future__ import annotations
@@ -33,21 +35,27 @@ def _as_real(Uc: np.ndarray) -> np.ndarray:
     return U
 
 
-def finite_frames():
-    """(contents (128, 8, 8), positions (64, 8, 8)): the two finite groups of the module docstring."""
+def _kron_all(factors):
+    out = np.ones((1, 1))
+    for f in factors:
+        out = np.kron(out, f)
+    return out
+
+
+def finite_frames(D: int = 8):
+    """(contents (2·4^n, D, D), positions (4^n, D, D)), D = 2^n ≥ 4: the two finite groups of the
+    module docstring (D = 8: 128 and 64)."""
+    n = int(round(np.log2(D)))
+    if D < 4 or 2 ** n != D:
+        raise ValueError(f"D must be a power of 2 >= 4 for the finite frame groups, got {D}")
     X = np.array([[0.0, 1.0], [1.0, 0.0]])
     Z = np.diag([1.0, -1.0])
     real = [np.eye(2), X, Z, Z @ X]
-    contents = []
-    for sign in (1.0, -1.0):
-        for a, b, c in itertools.product(real, repeat=3):
-            contents.append(sign * np.kron(np.kron(a, b), c))
+    contents = [sign * _kron_all(f) for sign in (1.0, -1.0) for f in itertools.product(real, repeat=n)]
     Xc, Zc, Yc = X.astype(complex), Z.astype(complex), np.array([[0, -1j], [1j, 0]])
     pauli = [np.eye(2, dtype=complex), Xc, Yc, Zc]
-    positions = []
-    for phase in (1, 1j, -1, -1j):
-        for a, b in itertools.product(pauli, repeat=2):
-            positions.append(_as_real(phase * np.kron(a, b)))
+    positions = [_as_real(phase * _kron_all(f)) for phase in (1, 1j, -1, -1j)
+                 for f in itertools.product(pauli, repeat=n - 1)]
     return np.array(contents), np.array(positions)
 
 

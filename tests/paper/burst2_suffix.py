@@ -1,5 +1,7 @@
-"""The head's loss of the family's ``burst=2`` member in closed form, O(N) (query last, strict mask,
-rotated labels, squared error; :mod:`.setting`).
+"""A test reference: the head's loss of the family's ``burst=2`` member by suffix sums over its one
+free placement, O(N) (query last, strict mask, rotated labels, squared error). It was gradflow's
+closed form for B = 2 before :mod:`gradflow.systems.paper.burst` covered every B; an algorithm
+independent of that one (no quadrature, no recursion over occurrences), it checks it at large N.
 
 The query's item also sits at pair P, uniform over 1 … N − 1 (1-based). With only α3, β2, γ3 non-zero
 the layer-2 scores (β2 times x_q's weight in a key's layer-1 output) are
@@ -17,8 +19,8 @@ Each P needs sums over the keys after it: suffix sums give every P at once, O(N)
 exponents are shifted by the largest score (a real constant: the loss does not depend on it). The
 gradient is the complex-step derivative (three evaluations with θ_k + i·1e-30): exact to rounding,
 since the loss is analytic in θ (no absolute values or maxima inside it). tests/paper/test_family.py
-checks loss and gradient against the generic reference-backed flow, which enumerates the N − 1
-placements on the full model.
+checked it against the generic reference-backed flow, which enumerates the N − 1 placements on the
+full model.
 """
 
 from __future__ import annotations
