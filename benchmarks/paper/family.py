@@ -2,7 +2,8 @@
 
 For each question one member against the paper's setting, query last unless said: the head alone
 (the setting's previous-token pseudo-parameter, β2, γ3) and every pseudo-parameter of its invariant
-space, N = 4 … 128 (the head alone to 256; the generic reference-backed flow; the paper's own setting on its kernels),
+space, N = 4 … 128 and 256 where listed in ``ALL_ALSO`` (the generic reference-backed flow; the
+paper's own setting on its kernels), the head alone to 4096 on the members' closed forms,
 Definition-1 times at 0.5 of the head, the order, T_loss (𝓛 < ½𝓛(0)), the pseudo-parameters
 largest at the end, local slopes. Questions:
 
@@ -53,7 +54,7 @@ HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024
              "burst=8": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)}
 #: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
 #: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
-ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,)}
+ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,), "loss=ce": (256,)}
 #: where a member's head runs on the paper's kernels (labels at their item's position): one loss and
 #: gradient there against the generic path, at these N
 SPEED_NS = (64, 256)
