@@ -1,5 +1,5 @@
 """The head's loss of the family's ``burst=B`` members in closed form, any B, O(N·B) per node of a
-quadrature (strict mask, rotated labels, squared error; either query; :mod:`.setting`).
+quadrature (rotated labels, squared error; either mask, either query; :mod:`.setting`).
 
 **The placements.** The query's item sits at the pairs S (1-based): query ``last``: N and B − 1 of
 the first N − 1; ``uniform``: B of the N pairs; every such S equally likely. With only α3, β2, γ3
@@ -9,6 +9,11 @@ its pair j, on whether j ∈ S, and on c(j) = |S ∩ {1 … j − 1}|, the occur
 * y_j: β2 (1[j ∈ S] a_j + c(j) b_j), a_j = e^{α3}/(e^{α3} + 2j − 2), b_j = 1/(e^{α3} + 2j − 2)
   (y_j gives weight a_j to its own item and b_j to each of its 2j − 2 other keys);
 * x_j: β2 c(j)/(2j − 2) (uniform over its 2j − 2 keys; x_1 has none and scores 0).
+
+With ``mask="self"`` each token is also its own key: a_j, b_j have e^{α3} + 2j − 1 (y_j's own score
+is ⟨M p_j, M M p_j⟩ = 0), x_j scores β2 (c(j) + 1[j ∈ S])/(2j − 1), and the query is a key too, with
+x_q's content and the score β2 (B + 1)/(2N + 1) (its layer-1 mean over all 2N + 1 contents, x_q
+among them B + 1 times).
 
 The read-out sums the softmax weights A_k = e_k/Z by content: T = Σ_{j∈S} e(y_j) for y_q,
 I = Σ_{j∈S} e(x_j) for x_q, and each key outside S is a distinct content, so with
@@ -65,10 +70,12 @@ def _square(Y, X, g, t, dt):
 
 
 @nb.njit(cache=True)
-def _moments(alpha3, beta2, gamma3, N, B, last, s):
+def _moments(alpha3, beta2, gamma3, N, B, last, selfmask, s):
     """E_S[g e^{−sZ}] at each node s for g = 1, U, U², I, I², Q, with their derivatives in α3, β2
     and γ3 (forward mode): out[g, d, k], d = 0 the value, 1 … 3 ∂/∂(α3, β2, γ3). Z from exponents
-    shifted by max(β2, 0), a constant of the differentiation (the softmax does not depend on it)."""
+    shifted by max(β2, 0), a constant of the differentiation (the softmax does not depend on it).
+    ``selfmask``: every token also attends to itself, the query too (its own key: x_q's content,
+    score β2 (B + 1)/(2N + 1))."""
     top = max(beta2, 0.0)
     ea = np.exp(alpha3)
     K = s.shape[0]
@@ -80,9 +87,26 @@ def _moments(alpha3, beta2, gamma3, N, B, last, s):
     Y = np.zeros((6, 4))
     dex, dey, du, dq = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
     W[0, :, 0, 0] = 1.0
+    if selfmask:                                         # the query's own key: fixed score, x_q's content
+        sq = (B + 1.0) / (2.0 * N + 1.0)
+        eq = np.exp(beta2 * sq - top)
+        dex[2] = sq * eq
+        du[1], du[2], du[3] = 0.0, -dex[2], 0.0
+        for k in range(K):
+            f = np.exp(-s[k] * eq)
+            X[:, :] = W[0, k]
+            Y[:, :] = X
+            _square(Y, X, 1, -eq, du)
+            _square(Y, X, 3, eq, dex)
+            for g in range(6):
+                W[0, k, g, 0] = f * Y[g, 0]
+                W[0, k, g, 1] = f * Y[g, 1]
+                W[0, k, g, 2] = -s[k] * f * dex[2] * Y[g, 0] + f * Y[g, 2]
+                W[0, k, g, 3] = f * Y[g, 3]
+    own = 1.0 if selfmask else 0.0                       # a token's own key in layer 1
     for j in range(1, N + 1):
         V[:, :, :, :] = 0.0
-        den = ea + (2.0 * j - 2.0)
+        den = ea + (2.0 * j - 2.0 + own)
         a, b = ea / den, 1.0 / den
         da, db = a - a * a, -a * b                       # ∂/∂α3 of a_j and b_j
         forced = last and j == N
@@ -95,13 +119,16 @@ def _moments(alpha3, beta2, gamma3, N, B, last, s):
                 p1 = 0.0
             else:
                 p1 = free / left
-            sx = c / (2.0 * j - 2.0) if j > 1 else 0.0
-            ex = np.exp(beta2 * sx - top)
-            dex[2] = sx * ex                             # ex depends on β2 only
             for member in range(2):
                 p = p1 if member else 1.0 - p1
                 if p <= 0.0:
                     continue
+                if selfmask:                             # x_j's 2j − 1 keys include itself
+                    sx = (c + member) / (2.0 * j - 1.0)
+                else:
+                    sx = c / (2.0 * j - 2.0) if j > 1 else 0.0
+                ex = np.exp(beta2 * sx - top)
+                dex[2] = sx * ex                         # ex depends on β2 only
                 sy = member * a + c * b
                 ey = np.exp(beta2 * sy - top)
                 dey[1], dey[2] = ey * beta2 * (member * da + c * db), ey * sy
@@ -135,29 +162,34 @@ def _moments(alpha3, beta2, gamma3, N, B, last, s):
     return W[B].transpose(1, 2, 0)              # [g, d, k]
 
 
-def _bounds(alpha3: float, beta2: float, N: int, B: int):
+def _bounds(alpha3: float, beta2: float, N: int, B: int, mask: str = "strict"):
     """(Z_lo, Z_hi): every placement's shifted Z lies between them (each key's extreme score over c
     and membership)."""
+    own = 1.0 if mask == "self" else 0.0
     j = np.arange(1, N + 1, dtype=float)
-    den = np.exp(alpha3) + 2 * j - 2
+    den = np.exp(alpha3) + 2 * j - 2 + own
     a, b = np.exp(alpha3) / den, 1.0 / den
     c = np.arange(0, B + 1, dtype=float)[:, None]
     reach = c <= (j - 1)[None, :]
-    sx = np.where(j > 1, c / np.maximum(2 * j - 2, 1), 0.0)
+    if own:
+        sx = np.concatenate([c / (2 * j - 1), (c + 1) / (2 * j - 1)])
+    else:
+        sx = np.where(j > 1, c / np.maximum(2 * j - 2, 1), 0.0)
+        sx = np.concatenate([sx, sx])
     sy = np.concatenate([c * b, a + c * b])
-    sx = np.concatenate([sx, sx])
     reach = np.concatenate([reach, reach])
     top = max(beta2, 0.0)
     ex = np.exp(np.where(reach, beta2 * sx - top, 0.0))      # unreachable (c > j − 1) entries are ignored
     ey = np.exp(np.where(reach, beta2 * sy - top, 0.0))
     lo = np.where(reach, ex, np.inf).min(0) + np.where(reach, ey, np.inf).min(0)
     hi = np.where(reach, ex, 0.0).max(0) + np.where(reach, ey, 0.0).max(0)
-    return float(lo.sum()), float(hi.sum())
+    query = np.exp(beta2 * (B + 1) / (2 * N + 1) - top) if own else 0.0       # the query's own key
+    return float(lo.sum() + query), float(hi.sum() + query)
 
 
-def _nodes(alpha3: float, beta2: float, N: int, B: int):
+def _nodes(alpha3: float, beta2: float, N: int, B: int, mask: str = "strict"):
     """The quadrature's nodes s and weights for ∫ ds and ∫ s ds at this head (see the module)."""
-    return _quadrature(*_bounds(alpha3, beta2, N, B))
+    return _quadrature(*_bounds(alpha3, beta2, N, B, mask))
 
 
 def _quadrature(lo: float, hi: float):
@@ -168,17 +200,17 @@ def _quadrature(lo: float, hi: float):
     return s, w, w * s
 
 
-def loss_and_grad(theta3, N: int, B: int, query: str = "last"):
+def loss_and_grad(theta3, N: int, B: int, query: str = "last", mask: str = "strict"):
     """(𝓛, ∂𝓛/∂(α3, β2, γ3)) of the burst = B member, 𝓛 = ½ ∫ s E_S[(U² + γ3²(I² + Q)) e^{−sZ}] ds."""
     a3, b2, g3 = (float(t) for t in theta3)
-    s, _, w2 = _nodes(a3, b2, N, B)
-    W = _moments(a3, b2, g3, N, B, query == "last", s) @ w2          # [g, d]
+    s, _, w2 = _nodes(a3, b2, N, B, mask)
+    W = _moments(a3, b2, g3, N, B, query == "last", mask == "self", s) @ w2          # [g, d]
     value = 0.5 * (W[2, 0] + g3 * g3 * (W[4, 0] + W[5, 0]))
     grad = 0.5 * (W[2, 1:] + g3 * g3 * (W[4, 1:] + W[5, 1:]))
     grad[2] += g3 * (W[4, 0] + W[5, 0])
     return float(value), grad
 
 
-def loss(theta3, N: int, B: int, query: str = "last") -> float:
+def loss(theta3, N: int, B: int, query: str = "last", mask: str = "strict") -> float:
     """𝓛(α3, β2, γ3) of the burst = B member."""
-    return loss_and_grad(theta3, N, B, query)[0]
+    return loss_and_grad(theta3, N, B, query, mask)[0]

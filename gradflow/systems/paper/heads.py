@@ -9,9 +9,9 @@ flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 * ``"self"``: ``mask="self"`` (rotated labels, squared error, burst 1, query last): the generated
   ``last3self_*`` of :mod:`.derive`, O(1);
 * ``"ce"``: cross-entropy (rotated labels, strict mask, query last): ``last3ce_*``, O(1);
-* ``"burst"``: burst B ≥ 2 (rotated labels, strict mask, squared error, either query): :mod:`.burst`,
-  the exact average over every placement by a recursion over the pairs inside a quadrature,
-  O(N·B) per node (about 41 nodes).
+* ``"burst"``: burst B ≥ 2 (rotated labels, squared error, either mask, either query), and the self
+  mask's uniform query at B = 1: :mod:`.burst`, the exact average over every placement of the
+  query's item by a recursion over the pairs inside a quadrature, O(N·B) per node (about 41 nodes).
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ _HEAD_INDEX = [NAMES.index(n) for n in HEAD]
 def closed_form(setting) -> str | None:
     """Which closed form the member's head has (see the module), or None."""
     st, query = setting, setting.query
-    if st.burst > 1 and st.labels == "rotated" and st.mask == "strict" and st.loss == "mse":
+    if st.paper:
+        return None
+    if st.labels == "rotated" and st.loss == "mse" and (st.burst > 1 or query == "uniform"):
         return "burst"
-    if st.paper or st.burst != 1:
+    if st.burst != 1:
         return None
     if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
         return "papers"
@@ -75,10 +77,11 @@ def evaluate(kind: str, level: str, head3, setting):
     if kind == "burst":
         from . import burst
         if level == "val":
-            return burst.loss(head3, N, setting.burst, query)
+            return burst.loss(head3, N, setting.burst, query, setting.mask)
         if level == "jac":
-            return burst.loss_and_grad(head3, N, setting.burst, query)
-        return difference_hessian(lambda th: burst.loss_and_grad(th, N, setting.burst, query)[1], head3, 1e-6)
+            return burst.loss_and_grad(head3, N, setting.burst, query, setting.mask)
+        return difference_hessian(lambda th: burst.loss_and_grad(th, N, setting.burst, query, setting.mask)[1],
+                                  head3, 1e-6)
     from . import _kernels
     kern = getattr(_kernels, f"last3{kind}_{level}")
     val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
