@@ -111,10 +111,17 @@ def _moments(alpha3, beta2, gamma3, N, B, last, selfmask, s):
         da, db = a - a * a, -a * b                       # ∂/∂α3 of a_j and b_j
         forced = last and j == N
         left = (N - j) if last else (N - j + 1)          # pairs j … that may still join S
-        for c in range(0, min(B, j - 1) + 1):
+        # the reachable c: at most j − 1 (and B − 1 before the query's own last pair), at least what
+        # the pairs left can still complete (other states carry no mass)
+        if forced:                                       # the query's pair: after exactly B − 1 others
+            c_low, c_high = B - 1, B - 1
+        else:
+            to_place = B - 1 if last else B
+            c_low, c_high = max(0, to_place - left), min(to_place, j - 1)
+        for c in range(c_low, c_high + 1):
             free = (B - 1 - c) if last else (B - c)      # occurrences still to place (query last: besides N)
             if forced:
-                p1 = 1.0 if c == B - 1 else 0.0
+                p1 = 1.0
             elif free <= 0:
                 p1 = 0.0
             else:
