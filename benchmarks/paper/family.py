@@ -55,26 +55,37 @@ HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024
 #: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
 #: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
 ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,), "loss=ce": (256,)}
-#: where a member's head runs on the paper's kernels (labels at their item's position): one loss and
-#: gradient there against the generic path, at these N
-SPEED_NS = (64, 256)
+#: cross-entropy's head from θ0 = ε on each head entry (θ = 0 is stationary): these ε besides the
+#: tables' 10⁻³, at these N (at N = 1024, ε = 10⁻⁸ gives ‖∇𝓛‖∞ = 2.4e-15, below
+#: solver.STATIONARY_TOL = 1e-14, and the solve ends at once as "stationary"; 10⁻⁷ gives 2.4e-14)
+CE_PERTURBATIONS = (1e-7, 1e-5, 1e-1)
+CE_PERTURBATION_NS = (64, 1024)
+#: members whose head has a closed form: one loss and gradient there against the generic path, at
+#: these N (the burst members' generic path enumerates the placements, so smaller N)
+SPEED = (("labels=same", {"labels": "same"}, "last", (64, 256)), ("mask=self", {"mask": "self"}, "last", (64, 256)),
+         ("loss=ce", {"loss": "ce"}, "last", (64, 256)),
+         ("mask=self, uniform", {"mask": "self"}, "uniform", (16, 64)),
+         ("burst=2", {"burst": 2}, "last", (16, 64)), ("burst=4", {"burst": 4}, "last", (8, 16)))
 
 
 def speed() -> list[dict]:
-    """Seconds per loss-and-gradient of the labels='same' head: the paper's kernels (α3 := α2)
-    against the generic reference-backed flow (the best of several repeats)."""
+    """Seconds per loss-and-gradient of each closed-form head (:data:`SPEED`) against the generic
+    reference-backed flow at the same head point (the best of several repeats; the two agree to
+    1e-12 there, tests/paper/test_family.py)."""
     import timeit
     from gradflow.systems.paper import generic
     out = []
-    for N in SPEED_NS:
-        s = PaperSystem(N=N, labels="same")
-        head = np.array(sorted(s.names.index(n) for n in s.head))
-        theta = np.zeros(len(s.names))
-        theta[head] = [0.3, 0.2, 0.5]
-        s.loss_and_grad(theta, free=head)
-        closed = min(timeit.repeat(lambda: s.loss_and_grad(theta, free=head), number=50, repeat=5)) / 50
-        slow = min(timeit.repeat(lambda: generic.loss_and_grad(theta, s.setting, s.D), number=1, repeat=3))
-        out.append({"N": N, "closed_form_seconds": closed, "generic_seconds": slow, "ratio": slow / closed})
+    for label, opts, query, Ns in SPEED:
+        for N in Ns:
+            s = PaperSystem(N=N, query=query, **opts)
+            head = np.array(sorted(s.names.index(n) for n in s.head))
+            theta = np.zeros(len(s.names))
+            theta[[s.names.index(n) for n in s.head]] = [0.3, 0.2, 0.5]
+            s.loss_and_grad(theta, free=head)
+            closed = min(timeit.repeat(lambda: s.loss_and_grad(theta, free=head), number=20, repeat=5)) / 20
+            slow = min(timeit.repeat(lambda: generic.loss_and_grad(theta, s.setting, s.D), number=1, repeat=3))
+            out.append({"member": label, "closed_form": s.head_closed_form, "N": N, "sequences": s.setting.n_sequences(),
+                        "closed_form_seconds": closed, "generic_seconds": slow, "ratio": slow / closed})
     return out
 
 
@@ -98,7 +109,17 @@ def runs() -> list[dict]:
                     theta0[[NAMES.index(n) for n in head]] = 1e-3      # θ = 0 is stationary for the head
                     run["theta0"] = theta0.tolist()
                 out.append(run)
+    for N in CE_PERTURBATION_NS:
+        for eps in CE_PERTURBATIONS:
+            theta0 = np.zeros(19)
+            theta0[[NAMES.index(n) for n in HEAD_NAMES]] = eps
+            out.append({"system": "paper", "N": N, "query": "last", "loss": "ce", "t_limit": T_LIMIT_PER_N2 * N * N,
+                        "params": list(HEAD_NAMES), "theta0": theta0.tolist()})
     return out
+
+
+#: the head of the cross-entropy member (rotated labels)
+HEAD_NAMES = ("alpha3", "beta2", "gamma3")
 
 
 def question_of(inputs: dict) -> str:
@@ -116,7 +137,11 @@ def summarise(rows) -> list[dict]:
         s = PaperSystem(N=i["N"], query=i["query"], **{k: i[k] for k in ("mask", "labels", "loss", "burst") if k in i})
         final = row["final_theta"]
         top = sorted(final, key=lambda n: -abs(final[n]))[:4]
-        out.append({"question": question_of(i), "N": i["N"], "which": "head" if i.get("params") else "all",
+        theta0 = max(abs(x) for x in i["theta0"]) if i.get("theta0") else 0.0
+        which = "head" if i.get("params") else "all"
+        if i.get("loss") == "ce" and which == "head" and theta0 != 1e-3:
+            which = "head from θ0"                     # the perturbation study, not the law's table
+        out.append({"question": question_of(i), "N": i["N"], "which": which, "theta0": theta0,
                     "status": row["status"], "order": row["order"],
                     "t_p": {n: e["t_p"][n]["0.5"] for n in s.head}, "T_loss": e["T_loss"], "t_ICL": e["t_ICL"],
                     "head": list(s.head), "largest": {n: final[n] for n in top},
@@ -165,37 +190,71 @@ def table(data) -> str:
 def speed_table(data) -> str:
     if "speed" not in data:
         return ""
-    L = ["**Labels at their item's position, the head on the paper's kernels** (α3 := α2): one loss and "
-         "gradient", "", "| N | closed form | generic path | ratio |", "|---:|---:|---:|---:|"]
+    L = ["**Closed-form heads against the generic reference-backed flow**: one loss and gradient at the same "
+         "head point (best of 5 × 20 against best of 3)", "",
+         "| member | closed form | N | placements | closed form | generic path | ratio |",
+         "|---|---|---:|---:|---:|---:|---:|"]
     for r in data["speed"]:
-        L.append(f"| {r['N']} | {r['closed_form_seconds'] * 1e6:.0f} µs | {r['generic_seconds'] * 1e3:.1f} ms | "
-                 f"{r['ratio']:.0f} |")
+        L.append(f"| {r.get('member', 'labels=same')} | {r.get('closed_form', 'papers')} | {r['N']} | "
+                 f"{r.get('sequences', 1)} | {r['closed_form_seconds'] * 1e6:.0f} µs | "
+                 f"{r['generic_seconds'] * 1e3:.1f} ms | {r['ratio']:.0f} |")
+    return "\n".join(L) + "\n"
+
+
+def perturbation_table(data) -> str:
+    rows = sorted((r for r in data["rows"] if r["question"] == "loss=ce" and r["which"] in ("head", "head from θ0")
+                   and r["N"] in CE_PERTURBATION_NS), key=lambda r: (r["N"], r["theta0"]))
+    if not any(r["which"] == "head from θ0" for r in rows):
+        return ""
+    L = ["**Cross-entropy's head from θ0 = ε** (θ = 0 is a stationary point of the head): each of α3, β2, γ3 "
+         "starts at ε", "", "| N | ε | t_γ3(0.5) | t_β2(0.5) | t_α3(0.5) | T_loss | order | status |",
+         "|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        def fmt(v):
+            return "–" if v is None or not np.isfinite(v) else f"{v:.5g}"
+        L.append(f"| {r['N']} | {r['theta0']:.0e} | {fmt(r['t_p']['gamma3'])} | {fmt(r['t_p']['beta2'])} | "
+                 f"{fmt(r['t_p']['alpha3'])} | {fmt(r['T_loss'])} | {' → '.join(r['order']) or '–'} | {r['status']} |")
     return "\n".join(L) + "\n"
 
 
 def figure(data, out: Path) -> None:
+    """One panel per question: the member's t_ICL against the paper's (the head, and every
+    pseudo-parameter where solved); cross-entropy's T_loss with every parameter free (its head
+    completes only alone); burst's t_ICL against N/B."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    ax = axes[0]
-    for q, style in (("paper", "o-"), ("mask=self", "s--"), ("labels=same", "^--"), ("loss=ce", "v:")):
-        rows = [r for r in data["rows"] if r["question"] == q and r["which"] == "all"]
-        ax.loglog([r["N"] for r in rows], [r["T_loss"] for r in rows], style, label=q)
-    ax.set_xlabel("N (item-label pairs)")
-    ax.set_ylabel("T_loss (loss < ½ loss(0))")
-    ax.set_title("every pseudo-parameter free, query last", fontsize=9)
-    ax.legend(fontsize=8)
-    ax = axes[1]
+
+    def series(q, which, key):
+        rows = [r for r in data["rows"] if r["question"] == q and r["which"] == which]
+        rows = [r for r in rows if r[key] is not None and np.isfinite(r[key])]
+        return [r["N"] for r in rows], [r[key] for r in rows]
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    for ax, (q, title) in zip(axes[:3], (("mask=self", "… each token may attend to itself"),
+                                         ("labels=same", "… a label sits at its item's position"),
+                                         ("loss=ce", "… the loss is cross-entropy"))):
+        key = "T_loss" if q == "loss=ce" else "t_ICL"
+        for member, colour in (("paper", "C0"), (q, "C1")):
+            for which, style in (("head", "-"), ("all", "--")):
+                k = key if which == "all" else "t_ICL"
+                x, y = series(member, which, k)
+                ax.loglog(x, y, "o" + style if which == "head" else "s" + style, color=colour, ms=3,
+                          label=f"{member}, {'head' if which == 'head' else 'all'}: {k}")
+        ax.set_xlabel("N (item-label pairs)")
+        ax.set_ylabel("time (θ-flow)")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=6)
+    ax = axes[3]
     for B, style in ((1, "o-"), (2, "s--"), (4, "^--"), (8, "v:")):
         q = "paper" if B == 1 else f"burst={B}"
-        rows = [r for r in data["rows"] if r["question"] == q and r["which"] == "head" and np.isfinite(r["t_ICL"] or np.nan)]
-        ax.loglog([r["N"] / B for r in rows], [r["t_ICL"] for r in rows], style, label=f"B = {B}")
+        x, y = series(q, "head", "t_ICL")
+        ax.loglog(np.array(x) / B, y, style, ms=3, label=f"B = {B}")
     ax.set_xlabel("N / B (effective context length)")
     ax.set_ylabel("t_ICL (head α3, β2, γ3)")
-    ax.set_title("burstiness: the query's item B times among N pairs", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.suptitle("paper family: what changes if …", fontsize=10)
+    ax.set_title("… the query's item occurs B times", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.suptitle("paper family, what changes if …: emergence against N, query last (head: α3 or α2, β2, γ3 alone; "
+                 "all: every pseudo-parameter)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out / "family.png", dpi=120)
     plt.close(fig)
@@ -217,7 +276,7 @@ def main(argv=None):
                            "queries": {q: v[1] for q, v in QUESTIONS.items()}, "rows": summarise(rows),
                            "speed": speed()})
         (args.out / "family.json").write_text(json.dumps(data, indent=1))
-    (args.out / "family.md").write_text(table(data) + speed_table(data))
+    (args.out / "family.md").write_text(table(data) + "\n" + perturbation_table(data) + "\n" + speed_table(data))
     figure(data, args.out)
     print(table(data))
 

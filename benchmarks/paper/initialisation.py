@@ -1,7 +1,7 @@
 """Initialisation, the reviewers' last question: training from small random weights instead of zero.
 
-GD on the three full weight matrices of the paper's model, query last, at N = 3 (D = 8) and N = 4
-(D = 16), on every frame of the finite group whose fixed space is the 19-dimensional span
+GD on the three full weight matrices of the paper's model, query last, at N = 3 (D = 8), N = 4 and
+N = 5 (D = 16), on every frame of the finite group whose fixed space is the 19-dimensional span
 (:func:`gradflow.systems.paper.check.frames_batch`: 8192 framed sequences at D = 8, 131072 at
 D = 16): at invariant weights their mean gradient is the population's, so GD from W = 0 is the
 weight flow's Euler scheme; from random weights it is GD on that finite data set. Starts: W = 0,
@@ -11,11 +11,13 @@ fraction of the weights outside the span, ‖W − P W‖/‖W‖; T_β and T_α
 at which β2 and α3 (the projections on their basis matrices) reach 0.5. Per N, the σ below which
 every seed's T_β and T_α are within 1 % of the start from zero is reported.
 
-N = 5 … 8 would need D = 16 (N ≤ 7) or 32 with the same group: a step at N = 4 already costs about
-3.4 s (131072 sequences), so this benchmark stops at N = 4.
+N = 6, 7 would run at D = 16 as well, N = 8 needs D = 32: a step at N = 4 already costs about 3 s
+(131072 sequences of 9 tokens) and one at N = 5 about 4 s, so this benchmark stops at N = 5, with
+fewer σ and seeds there.
 
 Writes benchmarks/results/paper/initialisation.json, .md and .png. Run:
-``python benchmarks/paper/initialisation.py`` (about 40 minutes on 2 cores: N = 4 dominates).
+``python benchmarks/paper/initialisation.py`` (about 80 minutes on 2 cores: N = 4 and 5 dominate;
+an interrupted run resumes from the runs already written).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from gradflow.systems.paper.reduced import NAMES  # noqa: E402
 OUT = Path(__file__).resolve().parents[1] / "results" / "paper"
 #: N -> (D, the σ values, seeds per σ, the last weight-flow time)
 CASES = {3: (8, (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0), 4, 1200.0),
-         4: (16, (1e-3, 1e-2, 3e-2, 0.1, 0.3), 3, 4000.0)}
+         4: (16, (1e-3, 1e-2, 3e-2, 0.1, 0.3), 3, 4000.0),
+         5: (16, (1e-3, 1e-2, 0.1, 0.3), 2, 6000.0)}
 #: sequences per chunk of one gradient (the mean is taken chunk by chunk: memory)
 CHUNK = 16384
 WATCH = {"beta2": NAMES.index("beta2"), "alpha3": NAMES.index("alpha3")}
@@ -105,27 +108,55 @@ def run(N: int, sigma: float | None, seed: int) -> dict:
     return out
 
 
-def _run(args):
-    return run(*args)
-
-
-def measure(workers: int) -> dict:
-    """Every case's zero start and random starts, ``workers`` processes (one BLAS thread each)."""
-    jobs = [(N, None, 0) for N in CASES] + [(N, sigma, seed) for N, (_, sigmas, seeds, _) in CASES.items()
-                                           for sigma in sigmas for seed in range(seeds)]
-    jobs.sort(key=lambda j: -j[0])                                  # the costly N first
-    start = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
-        done = list(pool.map(_run, jobs))
+def _assemble(done: list, seconds: float, workers: int) -> dict:
+    """The JSON document from the finished runs (every case with its zero start; rows by σ, seed)."""
     cases = []
     for N, (D, sigmas, seeds, t_end) in CASES.items():
-        zero = next(r for r in done if r["N"] == N and r["sigma"] is None)
+        zero = next((r for r in done if r["N"] == N and r["sigma"] is None), None)
+        if zero is None:
+            continue
         rows = sorted((r for r in done if r["N"] == N and r["sigma"] is not None), key=lambda r: (r["sigma"], r["seed"]))
         cases.append({"meta": {"N": N, "D": D, "eta": float(D), "seeds": seeds, "t_end": t_end,
-                               "sequences": zero["sequences"]},
-                      "zero": zero, "rows": rows})
-    return {"meta": {"date": time.strftime("%Y-%m-%d"), "seconds": time.perf_counter() - start,
+                               "sequences": zero["sequences"]}, "zero": zero, "rows": rows})
+    return {"meta": {"date": time.strftime("%Y-%m-%d"), "seconds": seconds,
                      "solve_seconds": sum(r["seconds"] for r in done), "workers": workers}, "cases": cases}
+
+
+def _previous(path: Path) -> list:
+    """Runs already in ``path`` whose case (D, η, last time) is unchanged: they are not re-run."""
+    if not path.exists():
+        return []
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    keep = []
+    for case in old.get("cases", []):
+        m = case["meta"]
+        if m["N"] in CASES and (m["D"], m["eta"], m["t_end"]) == (CASES[m["N"]][0], float(CASES[m["N"]][0]), CASES[m["N"]][3]):
+            keep += [case["zero"]] + case["rows"]
+    return keep
+
+
+def measure(workers: int, path: Path) -> dict:
+    """Every case's zero start and random starts, ``workers`` processes (one BLAS thread each).
+    Runs already in ``path`` are kept; after each finished run the file is rewritten (atomically),
+    so an interrupted benchmark resumes where it stopped."""
+    from concurrent.futures import as_completed
+    done = _previous(path)
+    have = {(r["N"], r["sigma"], r["seed"]) for r in done}
+    jobs = [(N, None, 0) for N in CASES] + [(N, sigma, seed) for N, (_, sigmas, seeds, _) in CASES.items()
+                                           for sigma in sigmas for seed in range(seeds)]
+    jobs = sorted((j for j in jobs if j not in have), key=lambda j: -j[0])        # the costly N first
+    print(f"{len(have)} runs kept from {path.name}, {len(jobs)} to run", flush=True)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        for future in as_completed([pool.submit(run, *j) for j in jobs]):
+            done.append(future.result())
+            tmp = path.with_suffix(".json.partial")
+            tmp.write_text(json.dumps(json_ready(_assemble(done, time.perf_counter() - start, workers)), indent=1))
+            tmp.replace(path)
+    return _assemble(done, time.perf_counter() - start, workers)
 
 
 def main(argv=None):
@@ -137,7 +168,7 @@ def main(argv=None):
     if args.figures_only:
         data = json.loads((args.out / "initialisation.json").read_text())
     else:
-        data = json_ready(measure(args.workers))
+        data = json_ready(measure(args.workers, args.out / "initialisation.json"))
         (args.out / "initialisation.json").write_text(json.dumps(data, indent=1))
     (args.out / "initialisation.md").write_text(table(data))
     figure(data, args.out)
