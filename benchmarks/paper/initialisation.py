@@ -117,7 +117,9 @@ def _assemble(done: list, seconds: float, workers: int) -> dict:
         if zero is None:
             continue
         rows = sorted((r for r in done if r["N"] == N and r["sigma"] is not None), key=lambda r: (r["sigma"], r["seed"]))
-        cases.append({"meta": {"N": N, "D": D, "eta": float(D), "seeds": seeds, "t_end": t_end,
+        per_sigma = [sum(r["sigma"] == x for r in rows) for x in {r["sigma"] for r in rows}]
+        cases.append({"meta": {"N": N, "D": D, "eta": float(D), "seeds": min(per_sigma, default=0),
+                               "seeds_asked": seeds, "t_end": t_end,
                                "sequences": zero["sequences"]}, "zero": zero, "rows": rows})
     return {"meta": {"date": time.strftime("%Y-%m-%d"), "seconds": seconds,
                      "solve_seconds": sum(r["seconds"] for r in done), "workers": workers}, "cases": cases}
@@ -200,7 +202,8 @@ def table(data) -> str:
     for case in data["cases"]:
         z, m = case["zero"], case["meta"]
         L += [f"**N = {m['N']}**, D = {m['D']}: GD on the full weights from random starts, query last, "
-              f"{m['sequences']} framed sequences, η = {m['eta']:g} (weight-flow time), {m['seeds']} seeds per σ. "
+              f"{m['sequences']} framed sequences, η = {m['eta']:g} (weight-flow time), {m['seeds']} seeds per σ"
+              f"{'' if m['seeds'] >= m.get('seeds_asked', 0) else ' (of ' + str(m['seeds_asked']) + ' asked: stopped early)'}. "
               f"From W = 0: T_β = {z['T_beta']:.5g}, T_α = {z['T_alpha']:.5g}, off-span {max(z['off_span']):.1g} "
               f"at most. Largest σ with every seed's T_β and T_α within 1 % of W = 0: {threshold(case)}.", "",
               "| σ | T_β (mean ± sd) | T_α (mean ± sd) | largest relative change | off-span at start | at T_α |",

@@ -31,3 +31,18 @@ def test_family_benchmark_row_is_reproduced(row):
         assert (t is None and not np.isfinite(got)) or got == pytest.approx(t, rel=1e-6)
     assert r.emergence["T_loss"] == pytest.approx(row["T_loss"], rel=1e-6)
 
+
+
+HEAD_ROWS = [r for r in FAMILY["rows"] if r["question"] in ("burst=4", "burst=8") and r["which"] == "head"
+             and r["N"] == 32]
+
+
+@pytest.mark.parametrize("row", HEAD_ROWS, ids=lambda r: f"{r['question']}-head-N{r['N']}")
+def test_burst_head_row_is_reproduced(row):
+    """Re-solve a burst head row of the committed benchmark (B = 4 and 8 at N = 32, on the placements
+    recursion): t_ICL and T_loss within 1e-6 relative (pinned, as above)."""
+    B = int(row["question"].split("=")[1])
+    r = gf.solve(row["N"], system="paper", burst=B, params=row["head"], t_limit=2000.0 * row["N"] ** 2)
+    assert r.status == row["status"] == "emerged"
+    assert r.emergence["t_ICL"] == pytest.approx(row["t_ICL"], rel=1e-6)
+    assert r.emergence["T_loss"] == pytest.approx(row["T_loss"], rel=1e-6)
