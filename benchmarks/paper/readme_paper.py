@@ -186,9 +186,9 @@ def family_section(results: Path) -> str:
             continue
         shown = sorted({min(ratios), max(ratios)} | ({512} & set(ratios)))
         top = max(rows)
-        slope = np.log(rows[top]["t_ICL"] / rows[top // 2]["t_ICL"]) / np.log(2) if top // 2 in rows else None
+        b_slope = np.log(rows[top]["t_ICL"] / rows[top // 2]["t_ICL"]) / np.log(2) if top // 2 in rows else None
         notes.append(f"B = {B}: " + ", ".join(f"{ratios[N]:.3g} (N = {N})" for N in shown)
-                     + (f", local slope of t_ICL(N, {B}) at N = {top}: {slope:.3f}" if slope is not None else ""))
+                     + (f", local slope of t_ICL(N, {B}) at N = {top}: {b_slope:.3f}" if b_slope is not None else ""))
     burst_note = "t_ICL(N, B)/t_ICL(N/B, 1) for " + "; ".join(notes)
     return "\n".join([
         "## What changes if …", "",
@@ -208,7 +208,7 @@ def family_section(results: Path) -> str:
            f"t = {_sibling('family').T_LIMIT_PER_N2:g} N², status {row('mask=self', 'all', nm)['status']}), while the loss "
            f"falls below ¼ at T_loss = {row('mask=self', 'all', nm)['T_loss']:.4g}; the largest at the end: "
            + ", ".join(f"{k} {v:+.3g}" for k, v in row('mask=self', 'all', nm)['largest'].items()) + "."
-           if nm > n and row('mask=self', 'all', nm)['status'] != "emerged" else ""),
+           if row('mask=self', 'all', nm)['status'] != "emerged" else ""),
         f"* **… a label sits at its item's position** (`labels=\"same\"`, no M cue): 14 pseudo-parameters, α2 in "
         f"α3's role; the head's loss is the paper's with α3 := α2 (it runs on the paper's kernels, "
         f"[derivations/paper/family.md](derivations/paper/family.md) §4), so its times equal the paper's "
