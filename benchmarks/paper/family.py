@@ -46,9 +46,10 @@ QUESTIONS = {
     "burst=8": ({"burst": 8}, "last", (8,)),
 }
 #: question -> N values at which the head alone is solved as well (on a closed form where the member
-#: has one: labels=same, mask=self, loss=ce, burst, query last)
+#: has one: labels=same, mask=self, loss=ce (O(N²) with the uniform query), burst)
 HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024, 2048, 4096),
              "labels=same": (256, 512, 1024, 2048, 4096), "loss=ce": (256, 512, 1024, 2048, 4096),
+             "loss=ce, uniform": (32, 64, 128, 256, 512, 1024, 2048),
              "burst=2": (32, 64, 128, 256, 512, 1024, 2048, 4096),
              "burst=4": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
              "burst=8": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)}

@@ -9,6 +9,8 @@ flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 * ``"self"``: ``mask="self"`` (rotated labels, squared error, burst 1, query last): the generated
   ``last3self_*`` of :mod:`.derive`, O(1);
 * ``"ce"``: cross-entropy (rotated labels, strict mask, query last): ``last3ce_*``, O(1);
+* ``"ce_uniform"``: cross-entropy with the uniform query (rotated labels, strict mask, burst 1):
+  :mod:`.ce_uniform`, O(N²);
 * ``"burst"``: burst B ≥ 2 (rotated labels, squared error, either mask, either query), and the self
   mask's uniform query at B = 1: :mod:`.burst`, the exact average over every placement of the
   query's item by a recursion over the pairs inside a quadrature, O(N·B) per node (about 41 nodes).
@@ -42,6 +44,8 @@ def closed_form(setting) -> str | None:
             return "self"
         if st.loss == "ce" and st.mask == "strict":
             return "ce"
+    if st.labels == "rotated" and st.loss == "ce" and st.mask == "strict" and query == "uniform":
+        return "ce_uniform"
     return None
 
 
@@ -60,8 +64,9 @@ def difference_hessian(grad, theta, step: float, cols=None) -> np.ndarray:
 
 def evaluate(kind: str, level: str, head3, setting):
     """At the head (α, β2, γ3) of the member ``setting``: 𝓛 (``level="val"``), (𝓛, ∇) (``"jac"``)
-    or ∇² (``"hess"``, 3×3). The burst members' Hessian is the central difference of their exact
-    gradient (step 1e-6, error O(1e-12) relative): a Newton matrix for implicit methods."""
+    or ∇² (``"hess"``, 3×3). The burst members' and the uniform cross-entropy's Hessian is the
+    central difference of their exact gradient (step 1e-6, error O(1e-12) relative): a Newton
+    matrix for implicit methods."""
     head3 = np.ascontiguousarray(head3, dtype=np.float64)
     N, query = setting.N, setting.query
     if kind == "papers":
@@ -82,6 +87,13 @@ def evaluate(kind: str, level: str, head3, setting):
             return burst.loss_and_grad(head3, N, setting.burst, query, setting.mask)
         return difference_hessian(lambda th: burst.loss_and_grad(th, N, setting.burst, query, setting.mask)[1],
                                   head3, 1e-6)
+    if kind == "ce_uniform":
+        from . import ce_uniform
+        if level == "val":
+            return ce_uniform.loss(head3, N)
+        if level == "jac":
+            return ce_uniform.loss_and_grad(head3, N)
+        return difference_hessian(lambda th: ce_uniform.loss_and_grad(th, N)[1], head3, 1e-6)
     from . import _kernels
     kern = getattr(_kernels, f"last3{kind}_{level}")
     val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
