@@ -64,7 +64,7 @@ CE_PERTURBATION_NS = (64, 1024)
 #: members whose head has a closed form: one loss and gradient there against the generic path, at
 #: these N (the burst members' generic path enumerates the placements, so smaller N)
 SPEED = (("labels=same", {"labels": "same"}, "last", (64, 256)), ("mask=self", {"mask": "self"}, "last", (64, 256)),
-         ("loss=ce", {"loss": "ce"}, "last", (64, 256)),
+         ("loss=ce", {"loss": "ce"}, "last", (64, 256)), ("loss=ce, uniform", {"loss": "ce"}, "uniform", (16, 64)),
          ("mask=self, uniform", {"mask": "self"}, "uniform", (16, 64)),
          ("burst=2", {"burst": 2}, "last", (16, 64)), ("burst=4", {"burst": 4}, "last", (8, 16)))
 

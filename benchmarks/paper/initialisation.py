@@ -11,9 +11,9 @@ fraction of the weights outside the span, ‖W − P W‖/‖W‖; T_β and T_α
 at which β2 and α3 (the projections on their basis matrices) reach 0.5. Per N, the σ below which
 every seed's T_β and T_α are within 1 % of the start from zero is reported.
 
-N = 7 would run at D = 16 as well, N = 8 needs D = 32: a step costs about 3 s at N = 4 (131072
-sequences of 9 tokens) and more with every N, so this benchmark stops at N = 6, with fewer σ and
-seeds from N = 5 on.
+N = 7 would run at D = 16 as well, N = 8 needs D = 32 (2,097,152 frames): a step costs about 3 s
+at N = 4 (131072 sequences of 9 tokens) and more with every N, so this benchmark stops at N = 6,
+with fewer σ and seeds from N = 5 on.
 
 Writes benchmarks/results/paper/initialisation.json, .md and .png. Run:
 ``python benchmarks/paper/initialisation.py`` (about 2 hours on 2 cores: N = 4 … 6 dominate;

@@ -153,6 +153,14 @@ def family_section(results: Path) -> str:
     s3, s19 = row("labels=same", "head", n), row("labels=same", "all", n)
     c3, c19, c19n = row("loss=ce", "head", n), row("loss=ce", "all", n // 2), row("loss=ce", "all", n)
     cu = max((r for r in d["rows"] if r["question"] == "loss=ce, uniform" and r["which"] == "all"), key=lambda r: r["N"])
+    cu_heads = sorted((r for r in d["rows"] if r["question"] == "loss=ce, uniform" and r["which"] == "head"
+                       and r["status"] == "emerged"), key=lambda r: r["N"])
+    cuh = cu_heads[-1] if len(cu_heads) > 1 else None
+    cu_slope = (np.log(cuh["t_p"]["beta2"] / cu_heads[-2]["t_p"]["beta2"]) / np.log(cuh["N"] / cu_heads[-2]["N"])
+                if cuh else None)
+
+    def c3c_at(N):
+        return row("loss=ce", "head", N)["t_p"]["beta2"]
     prev = row("loss=ce", "head", n // 2)
     slope = np.log(c3["t_p"]["beta2"] / prev["t_p"]["beta2"]) / np.log(2)
     nc = max(r["N"] for r in d["rows"] if r["question"] == "loss=ce" and r["which"] == "head")
@@ -229,7 +237,10 @@ def family_section(results: Path) -> str:
         "and y_q is the one content left: the loss scores only the sequence's own contents, "
         f"so elimination answers the query. At N = {c19n['N']}, run on to t = {_sibling('family').T_LIMIT_PER_N2:g} N², the flow has moved to "
         f"another elimination ({', '.join(f'{k} {v:+.4g}' for k, v in c19n['largest'].items())}). With the uniform query (N = {cu['N']}) the flow again leaves the "
-        f"head: {', '.join(f'{k} {v:+.3g}' for k, v in cu['largest'].items())} at the end.",
+        f"head: {', '.join(f'{k} {v:+.3g}' for k, v in cu['largest'].items())} at the end"
+        + (f"; its head alone (closed form, O(N²)) emerges to N = {cuh['N']} with T_β = {cuh['t_p']['beta2']:.4g}, "
+           f"local slope {cu_slope:.3f}, {cuh['t_p']['beta2'] / c3c_at(cuh['N']):.3g}× the query-last head's" if cuh else "")
+        + ".",
         f"* **… the query's item repeats B times** (`burst=B`; t_ICL of the head, compared at equal N/B): "
         f"{burst_note}. So the effective length N/B does not govern emergence: repeats speed it up far more, "
         "and more so as N grows (an early occurrence's label shares its attention with few keys). Each head is "
@@ -254,7 +265,7 @@ def initialisation_bullet(results: Path) -> str:
             rows = [r for r in case["rows"] if r["sigma"] == sigma]
             devs = [init._dev(rows, z, k) for k in ("T_beta", "T_alpha")]
             worst[sigma] = None if None in devs else max(devs)
-        shown = ", ".join(f"σ = {s:g}: {'not all reached' if w is None else f'{100 * w:.2g} %'}" for s, w in worst.items())
+        shown = ", ".join(f"σ = {s:g}: {'not all reached' if w is None else f'{100 * w:.3g} %'}" for s, w in worst.items())
         parts.append(f"at N = {m['N']} (D = {m['D']}, {m['sequences']} framed sequences, {m['seeds']} seeds per σ) the "
                      f"start from zero gives T_β = {z['T_beta']:.5g}, T_α = {z['T_alpha']:.5g}; the largest change of "
                      f"either over the seeds is {shown}; the flow from zero predicts both to 1 % for σ ≤ "
@@ -262,8 +273,9 @@ def initialisation_bullet(results: Path) -> str:
     return (f"* **… training starts from small random weights** (`python benchmarks/paper/initialisation.py`; GD on "
             "the full weights, every frame of a finite group with the population's fixed space, tables below): "
             + "; ".join(parts) + ". The random part of the weights decays: the fraction off the span falls from "
-            "about 1 at the start to the values in the tables' last column by T_α. N = 7 and 8 are not run: the "
-            "group at D = 16 makes a step cost about 3 s at N = 4 and more with every N.")
+            "about 1 at the start to the values in the tables' last column by T_α. N = 7 is not run (a step at D = 16 "
+            "costs about 3 s at N = 4 and more with every N), and N = 8 needs D = 32, where the group has 2,097,152 "
+            "frames.")
 
 
 def _fit(entry) -> str:
