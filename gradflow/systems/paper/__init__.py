@@ -15,7 +15,8 @@ The setting is a family (:mod:`.setting`): ``mask``, ``labels``, ``loss`` and ``
 attention mask, where a label sits, the loss and how often the query's item repeats. The paper's own
 setting (the defaults) runs on the generated kernels; every other member on the generic,
 reference-backed flow of :mod:`.generic` (the full model on the setting's canonical sequences),
-with its own invariant space (14 pseudo-parameters with labels at their item's position).
+with its own invariant space (14 pseudo-parameters with labels at their item's position), except
+that a head alone runs on its member's closed form where one exists (:mod:`.heads`).
 """
 
 from __future__ import annotations
