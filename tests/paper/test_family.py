@@ -209,9 +209,10 @@ def test_burst_placements_are_every_subset_once(N, B, query):
 @pytest.mark.parametrize("N", [3, 6])
 @pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}, {"burst": 2},
                                      {"burst": 3, "query": "uniform"}, {"mask": "self", "query": "uniform"},
-                                     {"mask": "self", "burst": 2}, {"loss": "ce", "query": "uniform"}],
+                                     {"mask": "self", "burst": 2}, {"loss": "ce", "query": "uniform"},
+                                     {"loss": "ce", "mask": "self"}, {"loss": "ce", "mask": "self", "query": "uniform"}],
                          ids=["labels=same", "mask=self", "loss=ce", "burst=2", "burst=3,uniform", "mask=self,uniform",
-                              "mask=self,burst=2", "loss=ce,uniform"])
+                              "mask=self,burst=2", "loss=ce,uniform", "loss=ce,mask=self", "loss=ce,mask=self,uniform"])
 def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
     """Labels at their item's position (the paper's kernels with α3 := α2), the self mask and
     cross-entropy (the generated last3self_*, last3ce_* kernels) and burst B (gradflow's burst: the
@@ -246,9 +247,11 @@ def test_which_members_have_a_closed_form_head():
     assert PaperSystem(N=4, burst=3, query="uniform").head_closed_form == "burst"
     assert PaperSystem(N=4, mask="self", query="uniform").head_closed_form == "burst"
     assert PaperSystem(N=4, burst=2, mask="self").head_closed_form == "burst"
-    assert PaperSystem(N=4, loss="ce", query="uniform").head_closed_form == "ce_uniform"
-    for options in ({"mask": "self", "labels": "same"}, {"loss": "ce", "query": "uniform", "mask": "self"},
-                    {"loss": "ce", "mask": "self"}, {"burst": 3, "labels": "same"}, {}):
+    assert PaperSystem(N=4, loss="ce", query="uniform").head_closed_form == "ce_sum"
+    assert PaperSystem(N=4, loss="ce", mask="self").head_closed_form == "ce_sum"
+    assert PaperSystem(N=4, loss="ce", mask="self", query="uniform").head_closed_form == "ce_sum"
+    for options in ({"mask": "self", "labels": "same"}, {"loss": "ce", "labels": "same"},
+                    {"burst": 3, "labels": "same"}, {}):
         assert PaperSystem(N=4, **options).head_closed_form is None
 
 
@@ -256,8 +259,8 @@ def test_the_size_limit_knows_which_members_head_runs_on_the_papers_kernels():
     """labels='same' at N = 4096: the head alone is within the paper's limits (its kernels), every
     pseudo-parameter free is refused before work (the generic flow's 2e10 flops); the self mask's
     and the burst members' heads likewise (either query: the self mask's uniform query on the
-    placements recursion), and cross-entropy's with either query; cross-entropy with the self
-    mask has no closed form."""
+    placements recursion), and cross-entropy's with either query and mask; cross-entropy with
+    labels at their item's position has no closed form."""
     s = PaperSystem(N=4096, labels="same")
     s.check_size_limits(("alpha2", "beta2", "gamma3"))
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
@@ -270,16 +273,20 @@ def test_the_size_limit_knows_which_members_head_runs_on_the_papers_kernels():
         PaperSystem(N=4096, burst=2).check_size_limits(None)
     PaperSystem(N=4096, mask="self", query="uniform").check_size_limits(("alpha3", "beta2", "gamma3"))
     PaperSystem(N=4096, loss="ce", query="uniform").check_size_limits(("alpha3", "beta2", "gamma3"))
+    PaperSystem(N=4096, loss="ce", mask="self").check_size_limits(("alpha3", "beta2", "gamma3"))
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
-        PaperSystem(N=4096, loss="ce", mask="self").check_size_limits(("alpha3", "beta2", "gamma3"))
+        PaperSystem(N=4096, loss="ce", labels="same").check_size_limits(("alpha2", "beta2", "gamma3"))
 
 
 @pytest.mark.parametrize("N", [3, 50])
-def test_uniform_cross_entropy_heads_last_query_term_is_the_generated_kernel(N):
-    """ce_uniform's term for the query at the last pair is the generated last3ce_* loss (the other
-    N − 1 terms are checked against the full-weight generic flow above)."""
-    from gradflow.systems.paper import ce_uniform, heads
+def test_summed_cross_entropy_heads_last_query_term_is_the_generated_kernel(N):
+    """ce_head's strict-mask term for the query at the last pair is the generated last3ce_* loss
+    (the other terms, and the self mask, are checked against the full-weight generic flow above);
+    at θ = 0 every member's loss is ln 2N."""
+    from gradflow.systems.paper import ce_head, heads
     theta3 = np.array([0.7, 1.9, 1.2])
-    per = ce_uniform._per_query(*(complex(x) for x in theta3), N)
-    assert per[-1].real == pytest.approx(heads.evaluate("ce", "val", theta3, Setting(N, loss="ce")), rel=1e-14)
-    assert ce_uniform.loss(np.zeros(3), N) == pytest.approx(np.log(2 * N), rel=1e-14)
+    expected = heads.evaluate("ce", "val", theta3, Setting(N, loss="ce"))
+    assert ce_head.loss(theta3, N, "last", "strict") == pytest.approx(expected, rel=1e-14)
+    for query in ("last", "uniform"):
+        for mask in ("strict", "self"):
+            assert ce_head.loss(np.zeros(3), N, query, mask) == pytest.approx(np.log(2 * N), rel=1e-14)

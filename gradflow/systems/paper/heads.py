@@ -9,8 +9,9 @@ flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 * ``"self"``: ``mask="self"`` (rotated labels, squared error, burst 1, query last): the generated
   ``last3self_*`` of :mod:`.derive`, O(1);
 * ``"ce"``: cross-entropy (rotated labels, strict mask, query last): ``last3ce_*``, O(1);
-* ``"ce_uniform"``: cross-entropy with the uniform query (rotated labels, strict mask, burst 1):
-  :mod:`.ce_uniform`, O(N²);
+* ``"ce_sum"``: cross-entropy with the uniform query, or with the self mask and either query
+  (rotated labels, burst 1): :mod:`.ce_head`, a sum over the query's pair, O(N²) (uniform) or
+  O(N) (last);
 * ``"burst"``: burst B ≥ 2 (rotated labels, squared error, either mask, either query), and the self
   mask's uniform query at B = 1: :mod:`.burst`, the exact average over every placement of the
   query's item by a recursion over the pairs inside a quadrature, O(N·B) per node (about 41 nodes).
@@ -44,8 +45,8 @@ def closed_form(setting) -> str | None:
             return "self"
         if st.loss == "ce" and st.mask == "strict":
             return "ce"
-    if st.labels == "rotated" and st.loss == "ce" and st.mask == "strict" and query == "uniform":
-        return "ce_uniform"
+    if st.labels == "rotated" and st.loss == "ce" and (st.mask == "self" or query == "uniform"):
+        return "ce_sum"
     return None
 
 
@@ -64,7 +65,7 @@ def difference_hessian(grad, theta, step: float, cols=None) -> np.ndarray:
 
 def evaluate(kind: str, level: str, head3, setting):
     """At the head (α, β2, γ3) of the member ``setting``: 𝓛 (``level="val"``), (𝓛, ∇) (``"jac"``)
-    or ∇² (``"hess"``, 3×3). The burst members' and the uniform cross-entropy's Hessian is the
+    or ∇² (``"hess"``, 3×3). The burst members' and ce_sum's Hessian is the
     central difference of their exact gradient (step 1e-6, error O(1e-12) relative): a Newton
     matrix for implicit methods."""
     head3 = np.ascontiguousarray(head3, dtype=np.float64)
@@ -87,13 +88,13 @@ def evaluate(kind: str, level: str, head3, setting):
             return burst.loss_and_grad(head3, N, setting.burst, query, setting.mask)
         return difference_hessian(lambda th: burst.loss_and_grad(th, N, setting.burst, query, setting.mask)[1],
                                   head3, 1e-6)
-    if kind == "ce_uniform":
-        from . import ce_uniform
+    if kind == "ce_sum":
+        from . import ce_head
         if level == "val":
-            return ce_uniform.loss(head3, N)
+            return ce_head.loss(head3, N, query, setting.mask)
         if level == "jac":
-            return ce_uniform.loss_and_grad(head3, N)
-        return difference_hessian(lambda th: ce_uniform.loss_and_grad(th, N)[1], head3, 1e-6)
+            return ce_head.loss_and_grad(head3, N, query, setting.mask)
+        return difference_hessian(lambda th: ce_head.loss_and_grad(th, N, query, setting.mask)[1], head3, 1e-6)
     from . import _kernels
     kern = getattr(_kernels, f"last3{kind}_{level}")
     val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
