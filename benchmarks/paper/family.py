@@ -55,7 +55,8 @@ HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024
              "burst=8": (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)}
 #: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
 #: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
-ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,), "loss=ce": (256,)}
+ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,), "loss=ce": (256,),
+            "burst=2": (32,), "burst=4": (16,)}
 #: cross-entropy's head from θ0 = ε on each head entry (θ = 0 is stationary): these ε besides the
 #: tables' 10⁻³, at these N (at N = 1024, ε = 10⁻⁸ gives ‖∇𝓛‖∞ = 2.4e-15, below
 #: solver.STATIONARY_TOL = 1e-14, and the solve ends at once as "stationary"; 10⁻⁷ gives 2.4e-14)

@@ -246,7 +246,9 @@ def family_section(results: Path) -> str:
         "and more so as N grows (an early occurrence's label shares its attention with few keys). Each head is "
         "averaged over all its placements exactly (gradflow/systems/paper/burst.py: a recursion over the pairs "
         "inside a quadrature, O(N·B) per node; 10²² placements for B = 8 at N = 4096); with every "
-        "pseudo-parameter free the generic flow enumerates them, which limits B = 4 and 8 to N ≤ 8.",
+        "pseudo-parameter free the generic flow enumerates them, which limits it to "
+        + ", ".join(f"N = {max(r['N'] for r in d['rows'] if r['question'] == f'burst={B}' and r['which'] == 'all')} "
+                    f"for B = {B}" for B in (2, 4, 8)) + ".",
         initialisation_bullet(results),
         "", (results / "family.md").read_text().strip(), "",
         "![paper family: what changes if](benchmarks/results/paper/family.png)", "",
