@@ -96,32 +96,31 @@ def speed() -> list[dict]:
 T_LIMIT_PER_N2 = 2000.0
 
 
+def _run(N: int, query: str, opts: dict, params=None, head_start=None) -> dict:
+    """One sweep row: ``params`` free (None: all), from θ0 = ``head_start`` on each of them (None: 0)."""
+    run = {"system": "paper", "N": N, "query": query, **opts, "t_limit": T_LIMIT_PER_N2 * N * N,
+           "params": None if params is None else list(params)}
+    if head_start is not None:
+        theta0 = np.zeros(19)
+        theta0[[NAMES.index(n) for n in params]] = head_start
+        run["theta0"] = theta0.tolist()
+    return run
+
+
 def runs() -> list[dict]:
     out = []
     for question, (opts, query, Ns) in QUESTIONS.items():
         for N in sorted(set(Ns + HEAD_ONLY.get(question, ()) + ALL_ALSO.get(question, ()))):
             head = PaperSystem(N=max(N, 2), **opts).head
-            whiches = (("head",) if N in Ns + HEAD_ONLY.get(question, ()) else ()) + \
-                (("all",) if N in Ns + ALL_ALSO.get(question, ()) else ())
-            for which in whiches:
-                run = {"system": "paper", "N": N, "query": query, **opts, "t_limit": T_LIMIT_PER_N2 * N * N,
-                       "params": list(head) if which == "head" else None}
-                if opts.get("loss") == "ce" and which == "head":
-                    theta0 = np.zeros(19)
-                    theta0[[NAMES.index(n) for n in head]] = 1e-3      # θ = 0 is stationary for the head
-                    run["theta0"] = theta0.tolist()
-                out.append(run)
+            if N in Ns + HEAD_ONLY.get(question, ()):
+                # θ = 0 is stationary for cross-entropy's head: it starts at 10⁻³
+                out.append(_run(N, query, opts, head, 1e-3 if opts.get("loss") == "ce" else None))
+            if N in Ns + ALL_ALSO.get(question, ()):
+                out.append(_run(N, query, opts))
     for N in CE_PERTURBATION_NS:
-        for eps in CE_PERTURBATIONS:
-            theta0 = np.zeros(19)
-            theta0[[NAMES.index(n) for n in HEAD_NAMES]] = eps
-            out.append({"system": "paper", "N": N, "query": "last", "loss": "ce", "t_limit": T_LIMIT_PER_N2 * N * N,
-                        "params": list(HEAD_NAMES), "theta0": theta0.tolist()})
+        head = PaperSystem(N=N, loss="ce").head
+        out.extend(_run(N, "last", {"loss": "ce"}, head, eps) for eps in CE_PERTURBATIONS)
     return out
-
-
-#: the head of the cross-entropy member (rotated labels)
-HEAD_NAMES = ("alpha3", "beta2", "gamma3")
 
 
 def question_of(inputs: dict) -> str:

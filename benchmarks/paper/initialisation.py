@@ -35,6 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from gradflow.result import json_ready  # noqa: E402
+from gradflow.sweeps import _write_atomic  # noqa: E402
 from gradflow.systems.paper import reference as ref  # noqa: E402
 from gradflow.systems.paper.reduced import NAMES  # noqa: E402
 
@@ -157,9 +158,7 @@ def measure(workers: int, path: Path) -> dict:
     with ProcessPoolExecutor(workers) as pool:
         for future in as_completed([pool.submit(run, *j) for j in jobs]):
             done.append(future.result())
-            tmp = path.with_suffix(".json.partial")
-            tmp.write_text(json.dumps(json_ready(_assemble(done, time.perf_counter() - start, workers)), indent=1))
-            tmp.replace(path)
+            _write_atomic(path, json_ready(_assemble(done, time.perf_counter() - start, workers)))
     return _assemble(done, time.perf_counter() - start, workers)
 
 
@@ -173,7 +172,7 @@ def main(argv=None):
         data = json.loads((args.out / "initialisation.json").read_text())
     else:
         data = json_ready(measure(args.workers, args.out / "initialisation.json"))
-        (args.out / "initialisation.json").write_text(json.dumps(data, indent=1))
+        _write_atomic(args.out / "initialisation.json", data)
     (args.out / "initialisation.md").write_text(table(data))
     figure(data, args.out)
     print(table(data))

@@ -63,6 +63,16 @@ def difference_hessian(grad, theta, step: float, cols=None) -> np.ndarray:
     return out
 
 
+def _numerical(level: str, head3, loss, loss_and_grad):
+    """A closed form given as its loss and its exact (𝓛, ∇): the Hessian by central differences
+    of that gradient, step 1e-6."""
+    if level == "val":
+        return loss(head3)
+    if level == "jac":
+        return loss_and_grad(head3)
+    return difference_hessian(lambda th: loss_and_grad(th)[1], head3, 1e-6)
+
+
 def evaluate(kind: str, level: str, head3, setting):
     """At the head (α, β2, γ3) of the member ``setting``: 𝓛 (``level="val"``), (𝓛, ∇) (``"jac"``)
     or ∇² (``"hess"``, 3×3). The burst members' and ce_sum's Hessian is the
@@ -82,19 +92,12 @@ def evaluate(kind: str, level: str, head3, setting):
         return reduced.hessian(full, N, query, free, "exact")[np.ix_(_HEAD_INDEX, _HEAD_INDEX)]
     if kind == "burst":
         from . import burst
-        if level == "val":
-            return burst.loss(head3, N, setting.burst, query, setting.mask)
-        if level == "jac":
-            return burst.loss_and_grad(head3, N, setting.burst, query, setting.mask)
-        return difference_hessian(lambda th: burst.loss_and_grad(th, N, setting.burst, query, setting.mask)[1],
-                                  head3, 1e-6)
+        return _numerical(level, head3, lambda th: burst.loss(th, N, setting.burst, query, setting.mask),
+                          lambda th: burst.loss_and_grad(th, N, setting.burst, query, setting.mask))
     if kind == "ce_sum":
         from . import ce_head
-        if level == "val":
-            return ce_head.loss(head3, N, query, setting.mask)
-        if level == "jac":
-            return ce_head.loss_and_grad(head3, N, query, setting.mask)
-        return difference_hessian(lambda th: ce_head.loss_and_grad(th, N, query, setting.mask)[1], head3, 1e-6)
+        return _numerical(level, head3, lambda th: ce_head.loss(th, N, query, setting.mask),
+                          lambda th: ce_head.loss_and_grad(th, N, query, setting.mask))
     from . import _kernels
     kern = getattr(_kernels, f"last3{kind}_{level}")
     val, jac, hess = np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3, 3))
