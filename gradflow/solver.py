@@ -40,8 +40,13 @@ PROGRESS_EVERY = 1.0
 #: ends the solve as "failed": the flow never increases 𝓛, so a rise this large means the gradient
 #: and the loss disagree (a stage point overshoots by the local error, orders of magnitude less)
 RISE_REL, RISE_ABS = 1e-4, 1e-10
-#: ‖∇𝓛(θ0)‖∞ at or below this means θ0 is a stationary point: the flow does not move.
+#: ‖∇𝓛(θ0)‖∞ above this: θ0 is not a stationary point. At or below it, θ0 is one only when the
+#: Newton step to the linearised flow's zero, −J⁺ f(θ0), is within STATIONARY_STEP·max(1, ‖y0‖∞)
+#: (a few hundred float64 spacings: θ0 is the stationary point to rounding). A small gradient
+#: alone is not enough: θ0 = 10⁻⁸ by the cross-entropy head's saddle at 0 has ‖∇𝓛‖ = 2e-15 at
+#: N = 1024 and escapes in finite time.
 STATIONARY_TOL = 1e-14
+STATIONARY_STEP = 1e-13
 
 
 class Interrupted(KeyboardInterrupt):
@@ -214,6 +219,32 @@ def validate(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str =
     return sys_
 
 
+def _stationary(fl, y0, f0) -> bool:
+    """Whether the start ``y0`` (right-hand side ``f0``) is a stationary point to float64's
+    resolution (:data:`STATIONARY_TOL`, :data:`STATIONARY_STEP`). The Jacobian is the flow's
+    analytic one where it has it, else central differences of the right-hand side (2·len(y0)
+    evaluations, only when the gradient is already below STATIONARY_TOL); the pseudo-inverse
+    drops directions below 1e-10 of its largest singular value (a flat direction moves nothing)."""
+    size = np.max(np.abs(f0))
+    if size > STATIONARY_TOL:
+        return False
+    if size == 0.0:
+        return True
+    if fl.jac is not None:
+        J = np.asarray(fl.jac(0.0, y0), dtype=np.float64)
+    else:
+        J = np.empty((len(f0), len(y0)))
+        for j in range(len(y0)):
+            h = 1e-6 * max(1.0, abs(y0[j]))
+            up, down = y0.copy(), y0.copy()
+            up[j] += h
+            down[j] -= h
+            J[:, j] = (fl.rhs(0.0, up) - fl.rhs(0.0, down)) / (2 * h)
+        fl.rhs(0.0, y0)                                   # the flow's latest loss is the start's again
+    step = np.linalg.lstsq(J, f0, rcond=1e-10)[0]
+    return bool(np.max(np.abs(step)) <= STATIONARY_STEP * max(1.0, np.max(np.abs(y0))))
+
+
 def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin, max_steps, t_limit, criteria,
            progress, log_abs0=None, opt=None) -> Result:
     rtol, atol, t_max, margin, max_steps, t_limit = _check_solver_args(method, rtol, atol, t_max, margin,
@@ -235,7 +266,7 @@ def _solve(sys_, flow, params, theta0, method, rtol, atol, coords, t_max, margin
     start = time.perf_counter()
     f0 = fl.rhs(0.0, y0)
     ts, ys, fs, pieces = [0.0], [y0], [f0], []
-    if np.max(np.abs(f0)) <= STATIONARY_TOL:
+    if _stationary(fl, y0, f0):
         status = "stationary"
         message = "theta0 is a stationary point: the gradient vanishes"
         hint = getattr(sys_, "stationary_hint", "")

@@ -107,6 +107,27 @@ def test_stationary_start_and_t_limit():
     assert r.status == "not_emerged" and r.t[-1] == 0.05 and "t_limit" in r.message
 
 
+@pytest.mark.parametrize("hessian", [True, False])
+def test_a_start_by_a_slow_saddle_escapes_and_a_stationary_point_stays(hessian):
+    """A gradient below STATIONARY_TOL is not enough to call θ0 stationary: from x = 10⁻¹⁰ by the
+    saddle of Escape (rate 10⁻⁶, ‖∇𝓛‖ = 10⁻¹⁶) the flow escapes at the closed-form time (1e-8
+    relative, with atol below the start); at the saddle itself, at the minimum, and two float64
+    spacings off the minimum, the start is stationary. With and without the analytic Hessian (the
+    Jacobian by differences)."""
+    from gradflow.solver import STATIONARY_TOL
+    from toys import Escape
+    system = Escape() if hessian else type("EscapeNoHessian", (Escape,), {"hessian": None})()
+    eps = 1e-10
+    assert abs(system.loss_and_grad(np.array([eps, 0.0]))[1]).max() <= STATIONARY_TOL
+    r = gf.solve(system=system, theta0=[eps, 0.0], rtol=1e-10, atol=1e-3 * eps * 1e-10)
+    assert r.status == "emerged"
+    assert r.emergence["t_p"]["x"]["0.5"] == pytest.approx(Escape.time_to(0.5, eps), rel=1e-8)
+    assert r.loss[0] == pytest.approx(system.loss(np.array([eps, 0.0])), rel=1e-15)
+    for x0 in (0.0, 1.0, 1.0 + 2 * np.spacing(1.0)):
+        r = gf.solve(system=system, theta0=[x0, 0.0])
+        assert r.status == "stationary" and len(r.t) == 1
+
+
 def test_a_system_instance_excludes_size_arguments():
     with pytest.raises(ValueError, match="size arguments"):
         gf.solve(system=Quadratic(), coupled=0)

@@ -110,6 +110,46 @@ register("quadratic", Quadratic)
 register("plateau", Plateau)
 
 
+class Escape(System):
+    """A slow saddle to escape: 𝓛(x, y) = (k/4)(x² − 1)² + ½y² with k = 10⁻⁶, stationary at x = 0
+    (a maximum in x, rate k) and x = ±1 (minima). From (ε, 0) the flow dx/dt = k(x − x³) has
+    x(t)² = 1/(1 + (1/ε² − 1) e^{−2kt}), so x reaches c at t = ln((1/ε² − 1)/(1/c² − 1)) / (2k):
+    finite for every ε > 0, also where the gradient (≈ kε) is below any absolute tolerance, like
+    the cross-entropy head's start by its saddle at θ = 0."""
+
+    name = "escape"
+    names = ("x", "y")
+    head = ("x",)
+    sizes_spec = ()
+    order_level = 0.5
+    stop_key, primary_key = "T", "T"
+    metric = None
+    task = None
+    K = 1e-6
+
+    def sizes(self):
+        return {}
+
+    def loss(self, theta):
+        return float(0.25 * self.K * (theta[0] ** 2 - 1) ** 2 + 0.5 * theta[1] ** 2)
+
+    def loss_and_grad(self, theta, free=None):
+        return self.loss(theta), np.array([self.K * (theta[0] ** 3 - theta[0]), theta[1]])
+
+    def hessian(self, theta, free=None):
+        return np.diag([self.K * (3 * theta[0] ** 2 - 1), 1.0])
+
+    def criteria(self):
+        return (LossBelow("T", 0.01 * self.K, "k/100"), ParamReaches("x", 0.5))
+
+    @classmethod
+    def time_to(cls, c, eps):
+        return np.log((1 / eps ** 2 - 1) / (1 / c ** 2 - 1)) / (2 * cls.K)
+
+
+register("escape", Escape)
+
+
 class Scheduled(Quadratic):
     """The uncoupled quadratic with a schedule: x alone for t = 1, then y and z for t = 2, from
     θ0 = (0.1, 0.1, 0.1) (``initial``). Each segment is the closed-form restricted flow."""
