@@ -73,6 +73,78 @@ def test_finite_frame_groups_at_d16_fix_the_19_dimensional_span():
         sym.finite_frames(12)
 
 
+@pytest.mark.parametrize("D", [8, 16])
+def test_coupled_frames_average_onto_the_19_dimensional_span(D):
+    """The coupled group (contents A ⊗ ρ(h), positions χ(h) A) is a group of 24·(D/2)² orthogonal
+    frames, positions commuting with M, and its average of W ↦ g·W is the orthogonal projection on
+    the span of the 19 basis matrices (to 1e-12), on random weights of all three matrices: the
+    same fixed space as the full rotation groups at a fraction of the product group's frames."""
+    from gradflow.systems.paper import reference as ref
+    Q, U = sym.coupled_frames(D)
+    assert len(Q) == len(U) == 24 * (D // 2) ** 2
+    I = np.eye(D)
+    assert np.allclose(np.einsum("gij,gkj->gik", Q, Q), I) and np.allclose(np.einsum("gij,gkj->gik", U, U), I)
+    M = ref.complex_structure(D)
+    assert np.allclose(U @ M, M @ U)
+    keys = {(np.concatenate([q, u]).round(12) + 0.0).tobytes() for q, u in zip(Q, U)}
+    assert len(keys) == len(Q)
+    rng = np.random.default_rng(1)
+    for a, b in rng.integers(0, len(Q), size=(30, 2)):
+        assert (np.concatenate([Q[a] @ Q[b], U[a] @ U[b]]).round(12) + 0.0).tobytes() in keys
+    W = [rng.normal(size=s) for s in ((2 * D, 2 * D), (4 * D, 4 * D), (D, 8 * D))]
+    mean = [np.zeros_like(w) for w in W]
+    for q, u in zip(Q, U):
+        acts = sym._actions(q, u)
+        for k, name in enumerate(("W1", "W2", "W3")):
+            left, right = acts[name]
+            mean[k] += left @ W[k] @ right.T / len(Q)
+    theta, _ = ref.project(W, D)
+    for got, want in zip(mean, ref.weights(theta, D)):
+        assert np.abs(got - want).max() <= 1e-12
+    with pytest.raises(ValueError, match="D must be a power of 2 >= 8"):
+        sym.coupled_frames(4)
+
+
+def test_coupled_frames_fixed_dimensions_at_d32():
+    """D = 32 (N = 8): the fixed space's dimensions by characters, (1/|G|) Σ_g χ_L(g) χ_R(g), are
+    3, 12 and 4 (to 1e-9), and every basis matrix is fixed by the group's generators' images."""
+    Q, U = sym.coupled_frames(32)
+    tq, tu = np.trace(Q, axis1=1, axis2=2), np.trace(U, axis1=1, axis2=2)
+    t1 = tq + tu
+    dims = {"W1": np.mean(t1 * t1), "W2": np.mean((2 * t1) ** 2), "W3": np.mean(tq * 4 * t1)}
+    assert {k: round(v, 9) for k, v in dims.items()} == {"W1": 3, "W2": 12, "W3": 4}
+    from gradflow.systems.paper.reference import weights
+    basis = [weights(np.eye(19)[k], 32) for k in range(19)]
+    for g in np.random.default_rng(2).integers(0, len(Q), size=12):
+        acts = sym._actions(Q[g], U[g])
+        for Ws in basis:
+            for name, W in zip(("W1", "W2", "W3"), Ws):
+                left, right = acts[name]
+                assert np.allclose(left @ W @ right.T, W, atol=1e-13)
+
+
+def test_coupled_and_product_groups_give_the_same_gradient_at_invariant_weights():
+    """N = 3, D = 8, an asymmetric θ: the mean loss and gradient over the 384 coupled frames equal
+    those over the 8192 product frames (1e-13 relative); the coupled group is refused without the
+    M-structure, and an unknown group is refused by name."""
+    from gradflow.systems.paper import reference as ref
+    from gradflow.systems.paper.check import frames_batch
+    W = ref.weights(np.random.default_rng(1).normal(size=19) * 0.5, 8)
+    out = {}
+    for group in ("product", "coupled"):
+        E, Y, target, _ = frames_batch("last", N=3, D=8, group=group)
+        out[group] = (len(E), *ref.loss_and_grad(W, E, Y, target=target))
+    assert (out["product"][0], out["coupled"][0]) == (8192, 384)
+    assert out["coupled"][1] == pytest.approx(out["product"][1], rel=1e-13)
+    scale = max(np.abs(g).max() for g in out["product"][2])
+    for a, b in zip(out["product"][2], out["coupled"][2]):
+        assert np.abs(a - b).max() <= 1e-13 * scale
+    with pytest.raises(ValueError, match="labels='rotated'"):
+        frames_batch("last", {"labels": "same"}, N=3, D=8, group="coupled")
+    with pytest.raises(ValueError, match="group"):
+        frames_batch("last", N=3, D=8, group="pauli")
+
+
 @pytest.fixture(scope="module")
 def three64():
     return gf.solve(64, system="paper", params=("alpha3", "beta2", "gamma3"))

@@ -25,25 +25,37 @@ from ...solver import solve
 from . import reference as ref
 from .reduced import QUERIES
 from .setting import Setting
-from .symmetry import finite_frames
+from .symmetry import coupled_frames, finite_frames
 
 N_CHECK = 3
 D_CHECK = 8
 OFF_SPAN_TOL = 1e-12
 
 
-def frames_batch(query: str, options: dict | None = None, N: int = N_CHECK, D: int = D_CHECK):
-    """Every frame of the finite group (:func:`.symmetry.finite_frames` at D, a power of 2 ≥ 2N + 2)
-    applied to the setting's canonical sequences: (E, Y, the target token of each, the setting).
-    Without the M-structure (labels at their item's position) the positions' group is the real
-    Pauli group, as the contents'."""
+#: the finite frame groups :func:`frames_batch` can average over
+GROUPS = ("product", "coupled")
+
+
+def frames_batch(query: str, options: dict | None = None, N: int = N_CHECK, D: int = D_CHECK,
+                 group: str = "product"):
+    """Every frame of a finite group applied to the setting's canonical sequences: (E, Y, the
+    target token of each, the setting). D is a power of 2 ≥ 2N + 2. ``group="product"``: all
+    pairs of :func:`.symmetry.finite_frames` (without the M-structure, labels at their item's
+    position, the positions' group is the real Pauli group, as the contents'); ``"coupled"``:
+    :func:`.symmetry.coupled_frames`, the same fixed space from 24·(D/2)² frames (M-structure only)."""
+    check_choice("group", group, GROUPS)
     setting = Setting(N, query, **(options or {}))
-    C, P = finite_frames(D)
-    if setting.labels == "same":
-        P = C
+    if group == "coupled":
+        if setting.labels == "same":
+            raise ValueError("group='coupled' needs the M-structure (labels='rotated'); use group='product'")
+        Qs, Us = coupled_frames(D)
+    else:
+        C, P = finite_frames(D)
+        if setting.labels == "same":
+            P = C
+        Qs = np.repeat(C, len(P), axis=0)
+        Us = np.tile(P, (len(C), 1, 1))
     E0, Y0, target0 = setting.batch(D)
-    Qs = np.repeat(C, len(P), axis=0)
-    Us = np.tile(P, (len(C), 1, 1))
     n = len(E0)
     E = np.empty((len(Qs) * n,) + E0.shape[1:])
     Y = np.empty((len(Qs) * n, D))

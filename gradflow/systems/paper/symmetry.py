@@ -59,6 +59,40 @@ def finite_frames(D: int = 8):
     return np.array(contents), np.array(positions)
 
 
+def _dic3():
+    """The 12 elements of the dicyclic group Dic3 = ⟨a, x | a⁶ = 1, x² = a³, x a x⁻¹ = a⁻¹⟩ as pairs
+    (ρ(g), χ(g)): ρ its real two-dimensional irreducible representation (through Dic3/⟨a³⟩ = S3:
+    a ↦ rotation by 2π/3, x ↦ reflection; absolutely irreducible), χ its linear character a ↦ −1,
+    x ↦ i (not real). Dic3 is the smallest group with both."""
+    c, s = np.cos(2 * np.pi / 3), np.sin(2 * np.pi / 3)
+    R, F = np.array([[c, -s], [s, c]]), np.diag([1.0, -1.0])
+    return [(np.linalg.matrix_power(R, k) @ np.linalg.matrix_power(F, j), (-1) ** k * 1j ** j)
+            for k in range(6) for j in range(2)]
+
+
+def coupled_frames(D: int = 8):
+    """(contents (24·(D/2)², D, D), positions (same count, D, D)): the frames (Q_g, U_g) of the group
+    G = P × Dic3, P the real Pauli group on R^{D/2} (D = 2^n ≥ 8), acting by
+    Q_g = A ⊗ ρ(h) and U_g = χ(h) A (complex D/2 × D/2, as a real D × D matrix commuting with M)
+    for g = (A, h). Its fixed space on (W1, W2, W3) is the full rotation groups':
+
+    * Q is absolutely irreducible (a tensor product of absolutely irreducible representations of
+      the two factors), so W ↦ Q W Qᵀ fixes only multiples of I;
+    * U is irreducible over C and not equivalent to its conjugate (χ is not real), so W ↦ U W Uᵀ
+      fixes exactly span{I, M};
+    * Q (real dimension D) and U (complex dimension D/2) share no component, so the mixed blocks
+      W ↦ Q W Uᵀ fix nothing.
+
+    Pairs are returned aligned: frame g is (contents[g], positions[g])."""
+    n = int(round(np.log2(D)))
+    if D < 8 or 2 ** n != D:
+        raise ValueError(f"D must be a power of 2 >= 8 for the coupled frame group, got {D}")
+    A_all, _ = finite_frames(D // 2)
+    Q = np.array([np.kron(A, rho) for A in A_all for rho, _ in _dic3()])
+    U = np.array([_as_real(chi * A.astype(complex)) for A in A_all for _, chi in _dic3()])
+    return Q, U
+
+
 def _actions(Q, U):
     g1 = np.block([[Q, np.zeros_like(Q)], [np.zeros_like(Q), U]])
     Z = np.zeros((2 * len(Q), 2 * len(Q)))
