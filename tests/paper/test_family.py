@@ -139,7 +139,8 @@ def test_cross_entropy_starts_at_ln_2N_and_its_loss_time_is_half_of_it():
     ({"burst": 9}, "^burst must be at most N = 8"),
     ({"burst": 2, "loss": "ce"}, "^burst must be 1 with loss='ce'"),
     ({"mask": "self", "sums": "quadrature"}, "^sums='quadrature' is the paper setting's kernels'"),
-    ({"burst": 8, "N": 40, "labels": "same"}, "^burst = 8 at N = 40 averages over"),
+    ({"burst": 8, "N": 40, "labels": "same", "mask": "self"}, "^burst = 8 at N = 40 averages over"),
+    ({"burst": 8, "N": 40, "labels": "same"}, "^N = 40 with {'labels': 'same', 'burst': 8} is beyond this machine"),
     ({"burst": 8, "N": 40}, "^N = 40 with {'burst': 8} is beyond this machine on the generic"),
 ])
 def test_refusals_name_the_argument(kw, message):
@@ -210,9 +211,13 @@ def test_burst_placements_are_every_subset_once(N, B, query):
 @pytest.mark.parametrize("options", [{"labels": "same"}, {"mask": "self"}, {"loss": "ce"}, {"burst": 2},
                                      {"burst": 3, "query": "uniform"}, {"mask": "self", "query": "uniform"},
                                      {"mask": "self", "burst": 2}, {"loss": "ce", "query": "uniform"},
-                                     {"loss": "ce", "mask": "self"}, {"loss": "ce", "mask": "self", "query": "uniform"}],
+                                     {"loss": "ce", "mask": "self"}, {"loss": "ce", "mask": "self", "query": "uniform"},
+                                     {"labels": "same", "loss": "ce"}, {"labels": "same", "loss": "ce", "query": "uniform"},
+                                     {"labels": "same", "burst": 2}, {"labels": "same", "burst": 3, "query": "uniform"}],
                          ids=["labels=same", "mask=self", "loss=ce", "burst=2", "burst=3,uniform", "mask=self,uniform",
-                              "mask=self,burst=2", "loss=ce,uniform", "loss=ce,mask=self", "loss=ce,mask=self,uniform"])
+                              "mask=self,burst=2", "loss=ce,uniform", "loss=ce,mask=self", "loss=ce,mask=self,uniform",
+                              "labels=same,loss=ce", "labels=same,loss=ce,uniform", "labels=same,burst=2",
+                              "labels=same,burst=3,uniform"])
 def test_members_heads_in_closed_form_equal_the_generic_flow(N, options):
     """Labels at their item's position (the paper's kernels with α3 := α2), the self mask and
     cross-entropy (the generated last3self_*, last3ce_* kernels) and burst B (gradflow's burst: the
@@ -250,8 +255,12 @@ def test_which_members_have_a_closed_form_head():
     assert PaperSystem(N=4, loss="ce", query="uniform").head_closed_form == "ce_sum"
     assert PaperSystem(N=4, loss="ce", mask="self").head_closed_form == "ce_sum"
     assert PaperSystem(N=4, loss="ce", mask="self", query="uniform").head_closed_form == "ce_sum"
-    for options in ({"mask": "self", "labels": "same"}, {"loss": "ce", "labels": "same"},
-                    {"burst": 3, "labels": "same"}, {}):
+    # labels at their item's position under the strict mask: the rotated twin's closed form
+    assert PaperSystem(N=4, loss="ce", labels="same").head_closed_form == "ce"
+    assert PaperSystem(N=4, loss="ce", labels="same", query="uniform").head_closed_form == "ce_sum"
+    assert PaperSystem(N=4, burst=3, labels="same").head_closed_form == "burst"
+    for options in ({"mask": "self", "labels": "same"}, {"mask": "self", "labels": "same", "loss": "ce"},
+                    {"mask": "self", "labels": "same", "burst": 2}, {}):
         assert PaperSystem(N=4, **options).head_closed_form is None
 
 
@@ -259,8 +268,9 @@ def test_the_size_limit_knows_which_members_head_runs_on_the_papers_kernels():
     """labels='same' at N = 4096: the head alone is within the paper's limits (its kernels), every
     pseudo-parameter free is refused before work (the generic flow's 2e10 flops); the self mask's
     and the burst members' heads likewise (either query: the self mask's uniform query on the
-    placements recursion), and cross-entropy's with either query and mask; cross-entropy with
-    labels at their item's position has no closed form."""
+    placements recursion), and cross-entropy's with either query and mask, also with labels at
+    their item's position (strict mask: the rotated twin's closed form); with the self mask as
+    well, that member has none."""
     s = PaperSystem(N=4096, labels="same")
     s.check_size_limits(("alpha2", "beta2", "gamma3"))
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
@@ -274,8 +284,9 @@ def test_the_size_limit_knows_which_members_head_runs_on_the_papers_kernels():
     PaperSystem(N=4096, mask="self", query="uniform").check_size_limits(("alpha3", "beta2", "gamma3"))
     PaperSystem(N=4096, loss="ce", query="uniform").check_size_limits(("alpha3", "beta2", "gamma3"))
     PaperSystem(N=4096, loss="ce", mask="self").check_size_limits(("alpha3", "beta2", "gamma3"))
+    PaperSystem(N=4096, loss="ce", labels="same").check_size_limits(("alpha2", "beta2", "gamma3"))
     with pytest.raises(ValueError, match="beyond this machine on the generic"):
-        PaperSystem(N=4096, loss="ce", labels="same").check_size_limits(("alpha2", "beta2", "gamma3"))
+        PaperSystem(N=4096, loss="ce", labels="same", mask="self").check_size_limits(("alpha2", "beta2", "gamma3"))
 
 
 @pytest.mark.parametrize("N", [3, 50])

@@ -5,7 +5,9 @@ family (:mod:`.setting`) have a closed-form loss, each tested against the generi
 flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 
 * ``"papers"``: labels at their item's position (strict mask, squared error, burst 1, either
-  query): the paper's own loss with α3 := α2, on the paper's kernels (:mod:`.reduced`);
+  query): the paper's own loss with α3 := α2, on the paper's kernels (:mod:`.reduced`). Under the
+  strict mask every member with labels at their item's position is likewise its rotated twin with
+  α3 := α2 (cross-entropy on ``"ce"`` / ``"ce_sum"``, burst B on ``"burst"``);
 * ``"self"``: ``mask="self"`` (rotated labels, squared error, burst 1, query last): the generated
   ``last3self_*`` of :mod:`.derive`, O(1);
 * ``"ce"``: cross-entropy (rotated labels, strict mask, query last): ``last3ce_*``, O(1);
@@ -18,6 +20,8 @@ flow (tests/paper/test_family.py; derivations/paper/family.md §4):
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -34,18 +38,24 @@ def closed_form(setting) -> str | None:
     st, query = setting, setting.query
     if st.paper:
         return None
-    if st.labels == "rotated" and st.loss == "mse" and (st.burst > 1 or query == "uniform"):
+    if st.labels == "same":
+        # under the strict mask the head (α2, β2, γ3) is its rotated twin's (α3, β2, γ3): α2
+        # scores a label with its item exactly as α3 does there, so h1, ŷ and either loss agree
+        # (derivations/paper/family.md §4); with the self mask α2 also scores each item with itself
+        if st.mask != "strict":
+            return None
+        twin = dataclasses.replace(st, labels="rotated")
+        return "papers" if twin.paper else closed_form(twin)
+    if st.loss == "mse" and (st.burst > 1 or query == "uniform"):
         return "burst"
     if st.burst != 1:
         return None
-    if st.loss == "mse" and st.labels == "same" and st.mask == "strict":
-        return "papers"
-    if st.labels == "rotated" and query == "last":
+    if query == "last":
         if st.loss == "mse" and st.mask == "self":
             return "self"
         if st.loss == "ce" and st.mask == "strict":
             return "ce"
-    if st.labels == "rotated" and st.loss == "ce" and (st.mask == "self" or query == "uniform"):
+    if st.loss == "ce" and (st.mask == "self" or query == "uniform"):
         return "ce_sum"
     return None
 
