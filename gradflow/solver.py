@@ -102,7 +102,10 @@ def solve(N: int | None = None, *, system=systems.DEFAULT_SYSTEM, flow: str = "t
 
     A solver failure, a start at a stationary point and running out of steps are reported in
     ``Result.status`` and ``Result.message``, never raised; bad arguments raise ``ValueError``
-    naming the argument before any work starts.
+    naming the argument before any work starts. A start is stationary when its gradient is below
+    :data:`STATIONARY_TOL` and the Newton step to the stationary point is at float64's resolution
+    (:data:`STATIONARY_STEP`); a start a small but real distance from a saddle is integrated
+    (give ``atol`` well below that distance, or its escape is resolved only to about atol/|θ0|).
     """
     if N is not None:
         sizes["N"] = N
