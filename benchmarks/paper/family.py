@@ -30,6 +30,7 @@ import numpy as np
 
 import gradflow as gf
 from gradflow.result import json_ready
+from gradflow.sweeps import _write_atomic
 from gradflow.systems.paper import PaperSystem
 from gradflow.systems.paper.reduced import NAMES
 
@@ -40,7 +41,7 @@ QUESTIONS = {
     "mask=self": ({"mask": "self"}, "last", (4, 8, 16, 32, 64, 128)),
     "labels=same": ({"labels": "same"}, "last", (4, 8, 16, 32, 64, 128)),
     "loss=ce": ({"loss": "ce"}, "last", (4, 8, 16, 32, 64, 128)),
-    "loss=ce, uniform": ({"loss": "ce"}, "uniform", (4, 8, 16)),
+    "loss=ce, uniform": ({"loss": "ce"}, "uniform", (4, 8, 16, 32, 64)),
     "burst=2": ({"burst": 2}, "last", (4, 8, 16)),
     "burst=4": ({"burst": 4}, "last", (4, 8)),
     "burst=8": ({"burst": 8}, "last", (8,)),
@@ -58,10 +59,13 @@ HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024
 ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,), "loss=ce": (256,),
             "burst=2": (32,), "burst=4": (16,)}
 #: cross-entropy's head from θ0 = ε on each head entry (θ = 0 is stationary): these ε besides the
-#: tables' 10⁻³, at these N (at N = 1024, ε = 10⁻⁸ gives ‖∇𝓛‖∞ = 2.4e-15, below
-#: solver.STATIONARY_TOL = 1e-14, and the solve ends at once as "stationary"; 10⁻⁷ gives 2.4e-14)
-CE_PERTURBATIONS = (1e-7, 1e-5, 1e-1)
+#: tables' 10⁻³, at these N (at N = 1024, ε = 10⁻⁹ gives ‖∇𝓛‖∞ = 2.4e-16: a start the solver tells
+#: from a stationary point by its Newton step, solver.STATIONARY_STEP)
+CE_PERTURBATIONS = (1e-9, 1e-7, 1e-5, 1e-1)
 CE_PERTURBATION_NS = (64, 1024)
+#: their absolute tolerance, times ε: the default 1e-10 would leave a start of 10⁻⁹ unresolved
+#: (T_β at N = 64, ε = 10⁻⁹ moves by 0.3 % from atol = 1e-10 to 1e-20, and by 2e-8 from 1e-20 to 1e-23)
+CE_PERTURBATION_ATOL = 1e-11
 #: members whose head has a closed form: one loss and gradient there against the generic path, at
 #: these N (the burst members' generic path enumerates the placements, so smaller N)
 SPEED = (("labels=same", {"labels": "same"}, "last", (64, 256)), ("mask=self", {"mask": "self"}, "last", (64, 256)),
@@ -96,10 +100,13 @@ def speed() -> list[dict]:
 T_LIMIT_PER_N2 = 2000.0
 
 
-def _run(N: int, query: str, opts: dict, params=None, head_start=None) -> dict:
-    """One sweep row: ``params`` free (None: all), from θ0 = ``head_start`` on each of them (None: 0)."""
+def _run(N: int, query: str, opts: dict, params=None, head_start=None, atol=None) -> dict:
+    """One sweep row: ``params`` free (None: all), from θ0 = ``head_start`` on each of them (None: 0),
+    at the solver's absolute tolerance ``atol`` (None: its default)."""
     run = {"system": "paper", "N": N, "query": query, **opts, "t_limit": T_LIMIT_PER_N2 * N * N,
            "params": None if params is None else list(params)}
+    if atol is not None:
+        run["atol"] = atol
     if head_start is not None:
         theta0 = np.zeros(19)
         theta0[[NAMES.index(n) for n in params]] = head_start
@@ -119,7 +126,7 @@ def runs() -> list[dict]:
                 out.append(_run(N, query, opts))
     for N in CE_PERTURBATION_NS:
         head = PaperSystem(N=N, loss="ce").head
-        out.extend(_run(N, "last", {"loss": "ce"}, head, eps) for eps in CE_PERTURBATIONS)
+        out.extend(_run(N, "last", {"loss": "ce"}, head, eps, CE_PERTURBATION_ATOL * eps) for eps in CE_PERTURBATIONS)
     return out
 
 
@@ -208,7 +215,7 @@ def perturbation_table(data) -> str:
     if not any(r["which"] == "head from θ0" for r in rows):
         return ""
     L = ["**Cross-entropy's head from θ0 = ε** (θ = 0 is a stationary point of the head): each of α3, β2, γ3 "
-         "starts at ε", "", "| N | ε | t_γ3(0.5) | t_β2(0.5) | t_α3(0.5) | T_loss | order | status |",
+         f"starts at ε (atol = {CE_PERTURBATION_ATOL:g} ε)", "", "| N | ε | t_γ3(0.5) | t_β2(0.5) | t_α3(0.5) | T_loss | order | status |",
          "|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         def fmt(v):
@@ -276,7 +283,7 @@ def main(argv=None):
                                     "solve_seconds": sum(r["wall_seconds"] for r in rows)},
                            "queries": {q: v[1] for q, v in QUESTIONS.items()}, "rows": summarise(rows),
                            "speed": speed()})
-        (args.out / "family.json").write_text(json.dumps(data, indent=1))
+        _write_atomic(args.out / "family.json", data)
     (args.out / "family.md").write_text(table(data) + "\n" + perturbation_table(data) + "\n" + speed_table(data))
     figure(data, args.out)
     print(table(data))
