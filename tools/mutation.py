@@ -357,6 +357,18 @@ MUTATIONS = [
      "for phase in (1, 1j, -1, -1j)",
      "for phase in (1, -1)",
      "symmetry: the positions' finite group without the phase i (it then fixes more than span{I, M})"),
+    ("paper", "gradflow/systems/paper/symmetry.py",
+     "(-1) ** k * 1j ** j)",
+     "(-1) ** k * 1 ** j)",
+     "symmetry: the coupled group's positions with a real character (U then equals its conjugate)"),
+    ("core", "gradflow/solver.py",
+     "    return bool(np.max(np.abs(step)) <= STATIONARY_STEP * max(1.0, np.max(np.abs(y0))))",
+     "    return True",
+     "a gradient below STATIONARY_TOL alone makes the start stationary (a start by a saddle never moves)"),
+    ("paper", "gradflow/systems/paper/heads.py",
+     "        if st.mask != \"strict\":\n            return None\n        twin",
+     "        twin",
+     "family: labels='same' with the self mask takes its rotated twin's closed-form head"),
 ]
 
 
