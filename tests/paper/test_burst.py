@@ -147,7 +147,10 @@ def test_every_burst_member_runs_its_head_on_the_closed_form():
         s.check_size_limits(s.head)
         with pytest.raises(ValueError, match="beyond this machine on the generic"):
             s.check_size_limits(None)
-    assert PaperSystem(N=8, burst=2, labels="same").head_closed_form is None
+    # labels at their item's position: the rotated twin's recursion under the strict mask, none
+    # with the self mask
+    assert PaperSystem(N=8, burst=2, labels="same").head_closed_form == "burst"
+    assert PaperSystem(N=8, burst=2, labels="same", mask="self").head_closed_form is None
 
 
 def test_a_head_solve_of_burst_four_reaches_emergence():
