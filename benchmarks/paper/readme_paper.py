@@ -216,9 +216,11 @@ def family_section(results: Path) -> str:
            f"t = {_sibling('family').T_LIMIT_PER_N2:g} N², status {row('mask=self', 'all', nm)['status']}), while the loss "
            f"falls below ¼ at T_loss = {row('mask=self', 'all', nm)['T_loss']:.4g}; the largest at the end: "
            + ", ".join(f"{k} {v:+.3g}" for k, v in row('mask=self', 'all', nm)['largest'].items()) + "."
+           + recheck_note(results, "mask=self")
            if row('mask=self', 'all', nm)['status'] != "emerged" else ""),
         f"* **… a label sits at its item's position** (`labels=\"same\"`, no M cue): 14 pseudo-parameters, α2 in "
-        f"α3's role; the head's loss is the paper's with α3 := α2 (it runs on the paper's kernels, "
+        f"α3's role; the head's loss is the paper's with α3 := α2 (it runs on the paper's kernels; under the strict "
+        f"mask every member with labels at their item's position runs its rotated twin's head, cross-entropy's too, "
         f"[derivations/paper/family.md](derivations/paper/family.md) §4), so its times equal the paper's "
         f"(T_β {s3['t_p']['beta2']:.6g} against {p3['t_p']['beta2']:.6g} at N = {n}, {s3s['t_p']['beta2']:.6g} against "
         f"{p3s['t_p']['beta2']:.6g} at N = {ns}), "
@@ -236,7 +238,8 @@ def family_section(results: Path) -> str:
         f"attends to its own item and subtracts it and what came before it; β2 = {c19['final_head']['beta2']:+.3g}), "
         "and y_q is the one content left: the loss scores only the sequence's own contents, "
         f"so elimination answers the query. At N = {c19n['N']}, run on to t = {_sibling('family').T_LIMIT_PER_N2:g} N², the flow has moved to "
-        f"another elimination ({', '.join(f'{k} {v:+.4g}' for k, v in c19n['largest'].items())}). With the uniform query (N = {cu['N']}) the flow again leaves the "
+        f"another elimination ({', '.join(f'{k} {v:+.4g}' for k, v in c19n['largest'].items())})."
+        + recheck_note(results, "loss=ce") + f" With the uniform query (N = {cu['N']}) the flow again leaves the "
         f"head: {', '.join(f'{k} {v:+.3g}' for k, v in cu['largest'].items())} at the end"
         + (f"; its head alone (closed form, O(N²)) emerges to N = {cuh['N']} with T_β = {cuh['t_p']['beta2']:.4g}, "
            f"local slope {cu_slope:.3f}, {cuh['t_p']['beta2'] / c3c_at(cuh['N']):.3g}× the query-last head's" if cuh else "")
@@ -254,6 +257,25 @@ def family_section(results: Path) -> str:
         "![paper family: what changes if](benchmarks/results/paper/family.png)", "",
         (results / "initialisation.md").read_text().strip(), "",
         "![GD from random weights against the start from zero](benchmarks/results/paper/initialisation.png)"])
+
+
+def recheck_note(results: Path, question: str) -> str:
+    """One sentence on ``question``'s N = 256 full flow solved again at tighter tolerances
+    (benchmarks/paper/family_recheck.py), or "" before that benchmark has run."""
+    path = results / "family_recheck.json"
+    if not path.exists():
+        return ""
+    d = json.loads(path.read_text())
+    c = next((x for x in d["comparison"] if x["question"] == question), None)
+    if c is None:
+        return ""
+    diffs = {k: v for k, v in c["differences"].items() if v is not None}
+    worst = max(diffs, key=diffs.get)
+    return (f" Solved again at rtol {d['meta']['rtol']:g}, atol {d['meta']['atol']:g} "
+            f"(`python benchmarks/paper/family_recheck.py`): status {c['tight']['status']}, order "
+            f"{' → '.join(c['tight']['order']) or '–'}{'' if c['same_order'] else ' (not the same)'}, "
+            f"β2 at the end {c['tight']['final_head']['beta2']:+.4g}; every head time, the loss time and the head at "
+            f"the end within {diffs[worst]:.1e} of the solve at the defaults (largest: {worst}).")
 
 
 def initialisation_bullet(results: Path) -> str:
