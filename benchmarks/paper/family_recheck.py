@@ -9,7 +9,7 @@ row: status, Definition-1 times of the head, T_loss, the head at the end.
 
 Runs through :func:`gradflow.sweep` into ``<out>/family_recheck_store`` (resumable; one run per
 worker), writes ``<out>/family_recheck.json`` and ``.md``. Run:
-``python benchmarks/paper/family_recheck.py`` (about an hour per run on one core).
+``python benchmarks/paper/family_recheck.py`` (94 and 16 minutes on one core, with another job running).
 """
 
 from __future__ import annotations
@@ -64,15 +64,15 @@ def compare(rows, reference) -> list[dict]:
 def table(data) -> str:
     L = [f"**The N = {N} full flows that carry a finding, solved again** at rtol {TIGHT['rtol']:g}, atol "
          f"{TIGHT['atol']:g} (the family's: the solver's defaults, rtol 1e-8, atol 1e-10)", "",
-         "| member | status (defaults / tight) | order | head at the end (tight) | largest relative difference |",
-         "|---|---|---|---|---:|"]
+         "| member | status (defaults / tight) | order | head at the end (tight) | largest relative difference | minutes (tight) |",
+         "|---|---|---|---|---:|---:|"]
     for c in data["comparison"]:
         d = {k: v for k, v in c["differences"].items() if v is not None}
         worst = max(d, key=d.get)
         head = ", ".join(f"{k} {v:+.4g}" for k, v in c["tight"]["final_head"].items())
         L.append(f"| {c['question']} | {c['default']['status']} / {c['tight']['status']} | "
                  f"{' → '.join(c['tight']['order']) or '–'}{'' if c['same_order'] else ' (differs)'} | {head} | "
-                 f"{d[worst]:.1e} ({worst}) |")
+                 f"{d[worst]:.1e} ({worst}) | {data['solve_seconds'][c['question']] / 60:.0f} |")
     return "\n".join(L) + "\n"
 
 
@@ -90,7 +90,8 @@ def main(argv=None):
         rows = gf.sweep(runs(), args.out / "family_recheck_store", workers=args.workers)
         reference = json.loads((args.out / "family.json").read_text())["rows"]
         data = json_ready({"meta": {"date": time.strftime("%Y-%m-%d"), "seconds": time.perf_counter() - start,
-                                    "N": N, **TIGHT}, "comparison": compare(rows, reference)})
+                                    "N": N, **TIGHT}, "comparison": compare(rows, reference),
+                           "solve_seconds": {family.question_of(r["inputs"]): r["wall_seconds"] for r in rows}})
         _write_atomic(path, data)
     (args.out / "family_recheck.md").write_text(table(data))
     print(table(data))
