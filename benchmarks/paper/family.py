@@ -57,7 +57,7 @@ HEAD_ONLY = {"paper": (256, 512, 1024, 2048, 4096), "mask=self": (256, 512, 1024
 #: question -> N values at which every pseudo-parameter is solved as well, beyond ``QUESTIONS`` (the
 #: generic flow: about 0.4 s per evaluation at N = 256, a solve 30-60 min)
 ALL_ALSO = {"paper": (256,), "mask=self": (256,), "labels=same": (256,), "loss=ce": (256,),
-            "burst=2": (32,), "burst=4": (16,)}
+            "burst=2": (32,), "burst=4": (16,), "burst=8": (16,)}
 #: cross-entropy's head from θ0 = ε on each head entry (θ = 0 is stationary): these ε besides the
 #: tables' 10⁻³, at these N (at N = 1024, ε = 10⁻⁹ gives ‖∇𝓛‖∞ = 2.4e-16: a start the solver tells
 #: from a stationary point by its Newton step, solver.STATIONARY_STEP)
