@@ -12,6 +12,7 @@ from scipy.integrate import BDF, DOP853, LSODA, RK45, OdeSolution, Radau
 from . import _threads
 from . import optimizers
 from . import system as systems
+from ._differences import central_differences
 from ._validate import check_choice, check_int, check_positive
 from .criteria import describe, emergence_order, emergence_times, reached
 from .flows import Flow, make_flow
@@ -236,13 +237,7 @@ def _stationary(fl, y0, f0) -> bool:
     if fl.jac is not None:
         J = np.asarray(fl.jac(0.0, y0), dtype=np.float64)
     else:
-        J = np.empty((len(f0), len(y0)))
-        for j in range(len(y0)):
-            h = 1e-6 * max(1.0, abs(y0[j]))
-            up, down = y0.copy(), y0.copy()
-            up[j] += h
-            down[j] -= h
-            J[:, j] = (fl.rhs(0.0, up) - fl.rhs(0.0, down)) / (2 * h)
+        J = central_differences(lambda y: fl.rhs(0.0, y), y0, 1e-6 * np.maximum(1.0, np.abs(y0)))
         fl.rhs(0.0, y0)                                   # the flow's latest loss is the start's again
     step = np.linalg.lstsq(J, f0, rcond=1e-10)[0]
     return bool(np.max(np.abs(step)) <= STATIONARY_STEP * max(1.0, np.max(np.abs(y0))))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._differences import central_differences
 from ...criteria import Crosses, LossBelow, ParamReaches
 from ...system import Size, System
 from . import heads, reduced
@@ -200,8 +201,8 @@ class PaperSystem(System):
             out[np.ix_(self._head_index, self._head_index)] = heads.evaluate(self.head_closed_form, "hess", head3,
                                                                               self.setting)
             return out
-        return heads.difference_hessian(lambda th: self.loss_and_grad(th)[1], theta, 1e-5,
-                                        None if free is None else np.asarray(free))
+        return central_differences(lambda th: self.loss_and_grad(th)[1], theta, 1e-5,
+                                   None if free is None else np.asarray(free))
 
     def elementwise(self):
         """Each basis matrix is one D×D block, I or M: D entries ±1, and the 19 supports are

@@ -25,6 +25,7 @@ import dataclasses
 
 import numpy as np
 
+from ..._differences import central_differences
 from . import reduced
 from .reduced import NAMES
 
@@ -60,19 +61,6 @@ def closed_form(setting) -> str | None:
     return None
 
 
-def difference_hessian(grad, theta, step: float, cols=None) -> np.ndarray:
-    """∇² by central differences of an exact gradient ``grad(θ)``: column k is
-    (grad(θ + step e_k) − grad(θ − step e_k)) / (2 step), for k in ``cols`` (default all; the
-    others 0). A Newton matrix for implicit methods, its error O(step²) plus rounding/step."""
-    theta = np.asarray(theta, dtype=np.float64)
-    out = np.zeros((len(theta), len(theta)))
-    for k in range(len(theta)) if cols is None else cols:
-        e = np.zeros(len(theta))
-        e[k] = step
-        out[:, k] = (grad(theta + e) - grad(theta - e)) / (2 * step)
-    return out
-
-
 def _numerical(level: str, head3, loss, loss_and_grad):
     """A closed form given as its loss and its exact (𝓛, ∇): the Hessian by central differences
     of that gradient, step 1e-6."""
@@ -80,7 +68,7 @@ def _numerical(level: str, head3, loss, loss_and_grad):
         return loss(head3)
     if level == "jac":
         return loss_and_grad(head3)
-    return difference_hessian(lambda th: loss_and_grad(th)[1], head3, 1e-6)
+    return central_differences(lambda th: loss_and_grad(th)[1], head3, 1e-6)
 
 
 def evaluate(kind: str, level: str, head3, setting):

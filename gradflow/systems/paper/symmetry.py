@@ -88,8 +88,9 @@ def coupled_frames(D: int = 8):
     if D < 8 or 2 ** n != D:
         raise ValueError(f"D must be a power of 2 >= 8 for the coupled frame group, got {D}")
     A_all, _ = finite_frames(D // 2)
-    Q = np.array([np.kron(A, rho) for A in A_all for rho, _ in _dic3()])
-    U = np.array([_as_real(chi * A.astype(complex)) for A in A_all for _, chi in _dic3()])
+    dic3 = _dic3()
+    Q = np.array([np.kron(A, rho) for A in A_all for rho, _ in dic3])
+    U = np.array([_as_real(chi * A.astype(complex)) for A in A_all for _, chi in dic3])
     return Q, U
 
 
