@@ -11,7 +11,7 @@ the fraction of the weights outside the span, ‖W − P W‖/‖W‖; T_β and 
 times at which β2 and α3 (the projections on their basis matrices) reach 0.5. Per N, the σ below
 which every seed's T_β and T_α are within 1 % of the start from zero is reported.
 
-Two groups (``GROUPS``): the measurement runs on the coupled group
+Two groups (the keys of ``CASES``): the measurement runs on the coupled group
 (:func:`gradflow.systems.paper.symmetry.coupled_frames`: 384, 1536 and 6144 frames at D = 8, 16,
 32), which makes N = 8 affordable; the product group (:func:`~gradflow.systems.paper.symmetry.finite_frames`:
 8192 and 131072 frames at D = 8, 16; 2,097,152 at D = 32, out of reach) is run at N = 3 … 7 with the
@@ -160,18 +160,23 @@ def _previous(path: Path) -> list:
     return keep
 
 
-def measure(workers: int, path: Path, groups=tuple(CASES)) -> dict:
-    """Every case's zero start and random starts on ``groups``, ``workers`` processes (one BLAS
+def measure(workers: int, path: Path) -> dict:
+    """Every case's zero start and random starts on both groups, ``workers`` processes (one BLAS
     thread each). Runs already in ``path`` are kept; after each finished run the file is rewritten
     (atomically), so an interrupted benchmark resumes where it stopped."""
     from concurrent.futures import as_completed
     done = _previous(path)
     have = {(r["group"], r["N"], r["sigma"], r["seed"]) for r in done}
-    jobs = [(g, N, None, 0) for g in groups for N in CASES[g]]
-    jobs += [(g, N, sigma, seed) for g in groups for N, (_, sigmas, seeds, _) in CASES[g].items()
+    jobs = [(g, N, None, 0) for g in CASES for N in CASES[g]]
+    jobs += [(g, N, sigma, seed) for g in CASES for N, (_, sigmas, seeds, _) in CASES[g].items()
              for sigma in sigmas for seed in range(seeds)]
-    cost = {g: {N: CASES[g][N][0] ** 2 * N * (1 if g == "coupled" else 64) for N in CASES[g]} for g in CASES}
-    jobs = sorted((j for j in jobs if j not in have), key=lambda j: -cost[j[0]][j[1]])   # the costly first
+    # a step costs about frames × N × D²: 24·(D/2)² coupled frames, 2D² × D² product frames
+    frames = {"coupled": lambda D: 6 * D ** 2, "product": lambda D: 2 * D ** 4}
+
+    def cost(job):
+        D = CASES[job[0]][job[1]][0]
+        return frames[job[0]](D) * job[1] * D ** 2
+    jobs = sorted((j for j in jobs if j not in have), key=lambda j: -cost(j))   # the costly first
     print(f"{len(have)} runs kept from {path.name}, {len(jobs)} to run", flush=True)
     start = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
@@ -204,13 +209,20 @@ def _dev(rows, zero, key):
     return max(abs(v / zero[key] - 1) for v in vals)
 
 
+def largest_change(case, sigma: float) -> float | None:
+    """max |T/T0 − 1| over T_β, T_α and the seeds of ``case`` at ``sigma``; None where a seed did
+    not reach 0.5 or none ran."""
+    rows = [r for r in case["rows"] if r["sigma"] == sigma]
+    devs = [_dev(rows, case["zero"], k) for k in ("T_beta", "T_alpha")]
+    return None if not rows or None in devs else max(devs)
+
+
 def threshold(data) -> float | None:
     """The largest σ at and below which every seed's T_β and T_α are within 1 % of the start from 0."""
     best = None
     for sigma in sorted({r["sigma"] for r in data["rows"]}):
-        rows = [r for r in data["rows"] if r["sigma"] == sigma]
-        devs = [_dev(rows, data["zero"], k) for k in ("T_beta", "T_alpha")]
-        if any(d is None or d > 0.01 for d in devs):
+        change = largest_change(data, sigma)
+        if change is None or change > 0.01:
             break
         best = sigma
     return best

@@ -283,13 +283,7 @@ def initialisation_bullet(results: Path) -> str:
     d = json.loads((results / "initialisation.json").read_text())
     cases = init._cases(d)
     Ns = [c["meta"]["N"] for c in cases]
-
-    def change_at(case, sigma):
-        rows = [r for r in case["rows"] if r["sigma"] == sigma]
-        devs = [init._dev(rows, case["zero"], k) for k in ("T_beta", "T_alpha")]
-        return None if not rows or None in devs else max(devs)
-
-    at01 = [change_at(c, 0.01) for c in cases]
+    at01 = [init.largest_change(c, 0.01) for c in cases]
     text = ("* **… training starts from small random weights** (`python benchmarks/paper/initialisation.py`; GD on "
             f"the full weights at N = {Ns[0]} … {Ns[-1]} on every frame of the coupled group, whose fixed space is "
             "the population's: "
